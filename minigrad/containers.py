@@ -1,0 +1,74 @@
+"""Containers that chain modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import overload
+
+from minigrad._array import Array
+from minigrad.module import Module
+
+
+class Sequential(Module):
+    """Chain of modules: ``forward`` runs them in order, ``backward`` in reverse order.
+
+    Parameters are named by position, such as ``0.weight`` and ``2.bias``. An empty
+    ``Sequential`` passes its input and its gradient through unchanged.
+
+    Shape:
+        forward: the first module's input shape ``->`` the last module's output shape.
+
+        backward: the last module's output shape ``->`` the first module's input shape.
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        for index, layer in enumerate(layers):
+            _check_module(index, layer)
+        self._layers: list[Module] = list(layers)
+
+    def forward(self, x: Array) -> Array:
+        """Run ``x`` through every module in order and return the last output."""
+        for layer in self._layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_output: Array) -> Array:
+        """Run ``grad_output`` through every module's ``backward`` in reverse order."""
+        for layer in reversed(self._layers):
+            grad_output = layer.backward(grad_output)
+        return grad_output
+
+    def append(self, layer: Module) -> Sequential:
+        """Add ``layer`` at the end and return this container."""
+        _check_module(len(self._layers), layer)
+        self._layers.append(layer)
+        return self
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for index, layer in enumerate(self._layers):
+            yield str(index), layer
+
+    @overload
+    def __getitem__(self, index: int) -> Module: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequential: ...
+
+    def __getitem__(self, index: int | slice) -> Module | Sequential:
+        if isinstance(index, slice):
+            return Sequential(*self._layers[index])
+        return self._layers[index]
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._layers)
+
+
+def _check_module(index: int, layer: object) -> None:
+    if not isinstance(layer, Module):
+        raise TypeError(
+            f"Sequential: layer {index} must be a Module, got {type(layer).__name__}. "
+            f"Pass layer instances such as Linear(3, 4), not classes or functions."
+        )

@@ -1,0 +1,196 @@
+"""The fully connected layer, written as the model for new layers.
+
+Every layer follows the same four steps. ``__init__`` validates its arguments, creates its
+``Parameter`` objects and declares its cache as None. ``forward`` validates and converts the
+input, computes the output and caches only what ``backward`` needs. ``backward`` checks the
+cache and the gradient's shape, adds into each ``.grad``, releases the cache and returns the
+gradient with respect to the input. ``extra_repr`` shows the configuration.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from minigrad._array import Array, as_float_array, check_float_dtype, is_private
+from minigrad.module import Module, check_grad_output_shape, missing_forward_error
+from minigrad.parameter import Parameter
+
+
+class Linear(Module):
+    r"""Affine map ``y = x @ W.T + b``, with ``W`` stored as (out_features, in_features).
+
+    The layout is PyTorch's, so weights copy between the two frameworks unchanged. A
+    textbook weight matrix in the (in_features, out_features) layout, used as ``x @ w``,
+    becomes ``Linear.from_weights(w.T)``.
+
+    Derivative, for the upstream gradient ``G = dL/dy``::
+
+        dL/dx = G @ W            dL/dW = G.T @ x            dL/db = sum of G over the batch
+
+    The bias gradient sums over every dimension but the last, so it has the shape of ``b``.
+
+    Args:
+        in_features: Size of each input sample, a positive integer.
+        out_features: Size of each output sample, a positive integer.
+        bias: If False, the layer has no bias and ``self.bias`` is None.
+        rng: A ``numpy.random.Generator`` or an integer seed for the initialization.
+            None draws fresh entropy, so two layers differ.
+        dtype: float64 (the default) or float32, for the parameters and the computation.
+
+    Initialization: ``W`` and ``b`` are drawn from U(-k, k) with ``k = 1/sqrt(in_features)``,
+    as in PyTorch.
+
+    Shape:
+        forward: ``x (*, in_features) -> y (*, out_features)``, where ``*`` is any number of
+        leading dimensions, including none.
+
+        backward: ``grad_output (*, out_features) -> grad_input (*, in_features)``;
+        ``weight.grad (out_features, in_features)``, ``bias.grad (out_features,)``.
+
+    Input of an integer dtype or of the other float dtype is converted to the parameters'
+    dtype. The layer caches a private copy of ``x``, so changing ``x`` after ``forward`` does
+    not change the gradients.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        rng: np.random.Generator | int | None = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        _check_feature_count("in_features", in_features)
+        _check_feature_count("out_features", out_features)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(
+                f"Linear: bias must be True or False, got {bias!r}. To start from given "
+                f"arrays, use Linear.from_weights(weight, bias)."
+            )
+        check_float_dtype(type(self).__name__, dtype)
+        generator = _as_generator(rng)
+
+        bound = 1.0 / math.sqrt(in_features)
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(
+            generator.uniform(-bound, bound, size=(out_features, in_features)), dtype=dtype
+        )
+        self.bias: Parameter | None = None
+        if bias:
+            self.bias = Parameter(
+                generator.uniform(-bound, bound, size=out_features), dtype=dtype
+            )
+
+        self._input: Array | None = None
+
+    @classmethod
+    def from_weights(
+        cls,
+        weight: npt.ArrayLike,
+        bias: npt.ArrayLike | None = None,
+        *,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> Linear:
+        """Create a layer from given arrays, which are copied.
+
+        Args:
+            weight: Array of shape (out_features, in_features). Integers are converted.
+            bias: Array of shape (out_features,), or None for a layer without bias.
+            dtype: float64 (the default) or float32.
+        """
+        check_float_dtype(cls.__name__ + ".from_weights", dtype)
+        weight_parameter = Parameter(weight, dtype=dtype)
+        if weight_parameter.data.ndim != 2 or 0 in weight_parameter.shape:
+            raise ValueError(
+                f"Linear.from_weights: weight must be a non-empty 2-D array of shape "
+                f"(out_features, in_features), got shape {weight_parameter.shape}. A "
+                f"weight w used as x @ w has the other layout: pass w.T."
+            )
+        out_features, in_features = weight_parameter.shape
+
+        bias_parameter = None
+        if bias is not None:
+            bias_parameter = Parameter(bias, dtype=dtype)
+            if bias_parameter.shape != (out_features,):
+                raise ValueError(
+                    f"Linear.from_weights: bias must have shape ({out_features},) to match "
+                    f"weight of shape {weight_parameter.shape}, got shape "
+                    f"{bias_parameter.shape}. Pass a 1-D array with one entry per output."
+                )
+
+        # The seed is fixed because the drawn values are overwritten at once.
+        layer = cls(in_features, out_features, bias=bias is not None, rng=0, dtype=dtype)
+        layer.weight.data[...] = weight_parameter.data
+        if layer.bias is not None and bias_parameter is not None:
+            layer.bias.data[...] = bias_parameter.data
+        return layer
+
+    def forward(self, x: Array) -> Array:
+        """Return ``x @ W.T + b`` and cache ``x`` for the weight gradient."""
+        array = as_float_array(x, owner=self, name="x", dtype=self.weight.dtype)
+        if array.ndim == 0 or array.shape[-1] != self.in_features:
+            raise ValueError(
+                f"{self!r}: expected input with {self.in_features} features in its last "
+                f"dimension, got shape {array.shape}. Pass x with shape "
+                f"(batch_size, {self.in_features}), or check the previous layer's "
+                f"out_features."
+            )
+
+        output: Array = array @ self.weight.data.T
+        if self.bias is not None:
+            output += self.bias.data
+
+        # backward needs x as forward saw it, so a caller's writable array is copied.
+        self._input = array if is_private(array, x) else array.copy()
+        return output
+
+    def backward(self, grad_output: Array) -> Array:
+        """Add ``G.T @ x`` to ``weight.grad`` and ``sum(G)`` to ``bias.grad``; return ``G @ W``."""
+        if self._input is None:
+            raise missing_forward_error(self)
+        grad = as_float_array(grad_output, owner=self, name="grad_output", dtype=self.weight.dtype)
+        check_grad_output_shape(self, grad, (*self._input.shape[:-1], self.out_features))
+
+        # Flatten leading dimensions so that one matrix product covers every sample.
+        grad_2d = grad.reshape(-1, self.out_features)
+        input_2d = self._input.reshape(-1, self.in_features)
+
+        grad_weight = grad_2d.T @ input_2d
+        grad_input = grad @ self.weight.data
+
+        # Accumulate only after every product succeeded, so a failure changes nothing.
+        self.weight.grad += grad_weight
+        if self.bias is not None:
+            self.bias.grad += grad_2d.sum(axis=0)
+        self._input = None
+        return grad_input
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+def _check_feature_count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}.")
+
+
+def _as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(
+        f"Linear: rng must be a numpy.random.Generator, an integer seed or None, got "
+        f"{type(rng).__name__}. Create one with np.random.default_rng(seed)."
+    )
+
+
+__all__ = ["Linear"]

@@ -1,0 +1,106 @@
+"""The base class of every layer and container."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from minigrad._array import Array
+from minigrad.parameter import Parameter
+
+
+class Module:
+    """Base class of layers: an explicit ``forward`` and an explicit ``backward``.
+
+    A subclass implements two methods and keeps its parameters as attributes:
+
+    - ``forward(x)`` computes the output and caches only what ``backward`` needs.
+    - ``backward(grad_output)`` receives dL/d(output), adds dL/d(parameter) into each
+      parameter's ``.grad`` and returns dL/d(input). It raises ``RuntimeError`` when no
+      ``forward`` ran since the last ``backward``, and ``ValueError`` when ``grad_output``
+      does not have the shape of the last output.
+
+    Attributes that are ``Parameter`` or ``Module`` objects are found automatically, in the
+    order they were assigned, by ``parameters()``, ``named_parameters()`` and ``zero_grad()``.
+    Calling ``super().__init__()`` is not needed.
+    """
+
+    def forward(self, x: Array) -> Array:
+        """Compute the output for input ``x`` and cache what ``backward`` needs."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward(x).")
+
+    def backward(self, grad_output: Array) -> Array:
+        """Accumulate parameter gradients and return the gradient with respect to the input."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement backward(grad_output)."
+        )
+
+    def __call__(self, x: Array) -> Array:
+        return self.forward(x)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Yield ``(attribute name, module)`` for each direct submodule."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(dotted name, parameter)`` pairs, such as ``("0.weight", ...)``.
+
+        A parameter shared by several layers is yielded once, under its first name.
+        """
+        seen: set[int] = set()
+        for name, parameter in self._walk_parameters(prefix):
+            if id(parameter) not in seen:
+                seen.add(id(parameter))
+                yield name, parameter
+
+    def _walk_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child._walk_parameters(f"{prefix}{name}.")
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Yield every parameter of this module and its submodules, each once."""
+        for _, parameter in self.named_parameters():
+            yield parameter
+
+    def zero_grad(self) -> None:
+        """Fill every parameter's ``.grad`` with zeros."""
+        for parameter in self.parameters():
+            parameter.zero_grad()
+
+    def extra_repr(self) -> str:
+        """Return the configuration shown inside the parentheses of ``repr``."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, child in children:
+            child_text = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_text}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def missing_forward_error(module: Any) -> RuntimeError:
+    """Build the error raised when ``backward`` runs without a preceding ``forward``."""
+    return RuntimeError(
+        f"{module!r}: backward was called without a preceding forward. Call forward(x) "
+        f"first; each forward allows one backward, because backward releases the cache."
+    )
+
+
+def check_grad_output_shape(module: Any, grad_output: Array, expected: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` unless ``grad_output`` has the shape of the last output."""
+    if grad_output.shape != expected:
+        raise ValueError(
+            f"{module!r}: grad_output has shape {grad_output.shape}, but the last forward "
+            f"returned shape {expected}. Pass the gradient of the loss with respect to that "
+            f"output, with the same shape."
+        )
