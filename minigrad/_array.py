@@ -67,8 +67,15 @@ def freeze(array: Array) -> Array:
 
 def check_float_dtype(owner: object, dtype: npt.DTypeLike) -> None:
     """Raise ``TypeError`` unless ``dtype`` is float32 or float64, the parameter dtypes."""
-    if np.dtype(dtype) not in FLOAT_DTYPES:
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as error:
         raise TypeError(
-            f"{owner}: dtype must be float32 or float64, got {np.dtype(dtype)}. "
+            f"{owner}: dtype must be float32 or float64, got {dtype!r}, which is not a numpy "
+            f"dtype. Pass dtype=np.float64 (the default) or dtype=np.float32."
+        ) from error
+    if resolved not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{owner}: dtype must be float32 or float64, got {resolved}. "
             f"Pass dtype=np.float64 (the default) or dtype=np.float32."
         )

@@ -27,13 +27,29 @@ class Sequential(Module):
         self._layers: list[Module] = list(layers)
 
     def forward(self, x: Array) -> Array:
-        """Run ``x`` through every module in order and return the last output."""
-        for layer in self._layers:
-            x = layer.forward(x)
+        """Run ``x`` through every module in order and return the last output.
+
+        If a module raises, every module in the chain gets back the attribute values it had
+        before the call. Layers replace their cache instead of changing it in place, so this
+        restores the caches of the previous forward. Without it, the modules that ran first
+        would keep caches of the failed input, and ``backward`` would mix them with older ones.
+        """
+        saved_states = [(module, dict(vars(module))) for module in _walk_modules(self)]
+        try:
+            for layer in self._layers:
+                x = layer.forward(x)
+        except BaseException:
+            for module, state in saved_states:
+                vars(module).clear()
+                vars(module).update(state)
+            raise
         return x
 
     def backward(self, grad_output: Array) -> Array:
         """Run ``grad_output`` through every module's ``backward`` in reverse order."""
+        # NOTE: a module that raises here leaves the gradients that later modules already
+        # added. That happens only when a module's cache no longer matches the chain, for
+        # example after calling one module's forward or backward on its own.
         for layer in reversed(self._layers):
             grad_output = layer.backward(grad_output)
         return grad_output
@@ -64,6 +80,12 @@ class Sequential(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._layers)
+
+
+def _walk_modules(module: Module) -> Iterator[Module]:
+    yield module
+    for _, child in module.named_children():
+        yield from _walk_modules(child)
 
 
 def _check_module(index: int, layer: object) -> None:

@@ -104,7 +104,7 @@ class Linear(Module):
             dtype: float64 (the default) or float32.
         """
         check_float_dtype(cls.__name__ + ".from_weights", dtype)
-        weight_parameter = Parameter(weight, dtype=dtype)
+        weight_parameter = _create_parameter("weight", weight, dtype)
         if weight_parameter.data.ndim != 2 or 0 in weight_parameter.shape:
             raise ValueError(
                 f"Linear.from_weights: weight must be a non-empty 2-D array of shape "
@@ -115,7 +115,7 @@ class Linear(Module):
 
         bias_parameter = None
         if bias is not None:
-            bias_parameter = Parameter(bias, dtype=dtype)
+            bias_parameter = _create_parameter("bias", bias, dtype)
             if bias_parameter.shape != (out_features,):
                 raise ValueError(
                     f"Linear.from_weights: bias must have shape ({out_features},) to match "
@@ -180,6 +180,14 @@ class Linear(Module):
 def _check_feature_count(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}.")
+
+
+def _create_parameter(name: str, values: npt.ArrayLike, dtype: npt.DTypeLike) -> Parameter:
+    """Create a Parameter, naming the ``from_weights`` argument in any error it raises."""
+    try:
+        return Parameter(values, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"Linear.from_weights: {name} is invalid. {error}") from error
 
 
 def _as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:

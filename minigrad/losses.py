@@ -70,7 +70,7 @@ class MSELoss(Loss):
     """
 
     def __init__(self, reduction: MSEReduction = "mean") -> None:
-        if reduction not in get_args(MSEReduction):
+        if not isinstance(reduction, str) or reduction not in get_args(MSEReduction):
             raise ValueError(
                 f"MSELoss: reduction must be one of {list(get_args(MSEReduction))}, got "
                 f"{reduction!r}. Use 'half_sum' for the textbook cost 1/2 * sum((a - y)**2)."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 
 from minigrad.parameter import Parameter
@@ -25,7 +26,13 @@ class Optimizer:
                 f"{type(self).__name__}: params must be an iterable of Parameter objects, got "
                 f"a single Parameter. Wrap it in a list: [param]."
             )
-        parameters = list(params)
+        try:
+            parameters = list(params)
+        except TypeError as error:
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of Parameter objects, got "
+                f"{type(params).__name__}. Pass model.parameters()."
+            ) from error
         if not parameters:
             raise ValueError(
                 f"{type(self).__name__}: params is empty, so there is nothing to optimize. "
@@ -68,11 +75,12 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Parameter], lr: float) -> None:
         super().__init__(params)
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr):
+        # numbers.Real also covers numpy scalars such as np.float32, which are not floats.
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr):
             raise ValueError(f"SGD: lr must be a finite number, got {lr!r}.")
         if lr < 0:
             raise ValueError(f"SGD: lr must be >= 0, got {lr!r}. Use a positive learning rate.")
-        self.lr = float(lr)
+        self.lr: float = float(lr)
 
     def step(self) -> None:
         """Subtract ``lr * grad`` from every parameter in place."""

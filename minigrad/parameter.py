@@ -32,7 +32,13 @@ class Parameter:
 
     def __init__(self, data: npt.ArrayLike, *, dtype: npt.DTypeLike = np.float64) -> None:
         check_float_dtype("Parameter", dtype)
-        source = np.asarray(data)
+        try:
+            source = np.asarray(data)
+        except (ValueError, TypeError) as error:
+            raise TypeError(
+                f"Parameter: initial values could not be converted to a numeric array ({error}). "
+                f"Pass a numpy array of numbers with a regular shape."
+            ) from error
         if source.dtype.kind not in "iuf":
             raise TypeError(
                 f"Parameter: initial values must be real numbers, got dtype {source.dtype}. "
