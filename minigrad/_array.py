@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,10 @@ Array = npt.NDArray[Any]
 """Any numpy array. Layers accept array-likes at run time and always return arrays."""
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+# Arrays that minigrad itself marked read-only, keyed by id. Only for these is read-only a
+# guarantee: a caller's read-only array may still change through a writable view of it.
+_frozen_arrays: weakref.WeakValueDictionary[int, Array] = weakref.WeakValueDictionary()
 
 
 def as_float_array(
@@ -43,25 +48,44 @@ def as_float_array(
             f"{owner!r}: {name} must contain real numbers, got dtype {array.dtype}. "
             f"Convert it first, for example with np.asarray({name}, dtype=np.float64)."
         )
+    if kind == "f" and target.itemsize < array.dtype.itemsize:
+        return _narrow(array, target, owner=owner, name=name)
     return array.astype(target, copy=False)
+
+
+def _narrow(array: Array, target: np.dtype[Any], *, owner: object, name: str) -> Array:
+    """Cast ``array`` to the narrower float ``target``, raising where a finite value overflows."""
+    with np.errstate(over="ignore"):
+        narrowed = array.astype(target)
+    overflow = np.isinf(narrowed) & np.isfinite(array)
+    if overflow.any():
+        index = tuple(int(i) for i in np.argwhere(overflow)[0])
+        raise ValueError(
+            f"{owner!r}: {name} has values outside the {target} range, for example "
+            f"{float(array[index]):.6g} at index {index}, and the largest {target} is "
+            f"{float(np.finfo(target).max):.4g}. Rescale the input, or build the model with "
+            f"dtype=np.float64."
+        )
+    return narrowed
 
 
 def is_private(array: Array, source: object) -> bool:
     """Return True if nobody but minigrad can write to ``array``'s memory.
 
     That holds for an array that conversion just created from ``source`` (a list, or a cast
-    from another dtype), and for a read-only array that owns its memory, such as the outputs
-    that layers mark read-only because their ``backward`` reads them. A caller's writable
-    array, or any view, may change after the call and must be copied before it is cached.
+    from another dtype), and for an output that a layer marked read-only with ``freeze``
+    because its ``backward`` reads it. Any other array may change after the call, so a layer
+    must copy it before caching it.
     """
-    if not array.flags.owndata:
-        return False
-    return array is not source or not array.flags.writeable
+    if array is not source:
+        return bool(array.flags.owndata)
+    return _frozen_arrays.get(id(array)) is array and not array.flags.writeable
 
 
 def freeze(array: Array) -> Array:
-    """Mark ``array`` read-only in place and return it."""
+    """Mark ``array``, which a layer created and caches, read-only in place and return it."""
     array.flags.writeable = False
+    _frozen_arrays[id(array)] = array
     return array
 
 

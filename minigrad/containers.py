@@ -13,7 +13,9 @@ class Sequential(Module):
     """Chain of modules: ``forward`` runs them in order, ``backward`` in reverse order.
 
     Parameters are named by position, such as ``0.weight`` and ``2.bias``. An empty
-    ``Sequential`` passes its input and its gradient through unchanged.
+    ``Sequential`` passes its input and its gradient through unchanged. A module object may
+    appear only once in the chain, because it keeps one cache per forward. To use a layer's
+    weights twice, build a second layer and assign it the same ``Parameter`` objects.
 
     Shape:
         forward: the first module's input shape ``->`` the last module's output shape.
@@ -24,6 +26,7 @@ class Sequential(Module):
     def __init__(self, *layers: Module) -> None:
         for index, layer in enumerate(layers):
             _check_module(index, layer)
+        _check_no_repeated_module(layers)
         self._layers: list[Module] = list(layers)
 
     def forward(self, x: Array) -> Array:
@@ -57,6 +60,7 @@ class Sequential(Module):
     def append(self, layer: Module) -> Sequential:
         """Add ``layer`` at the end and return this container."""
         _check_module(len(self._layers), layer)
+        _check_no_repeated_module([*self._layers, layer])
         self._layers.append(layer)
         return self
 
@@ -94,3 +98,17 @@ def _check_module(index: int, layer: object) -> None:
             f"Sequential: layer {index} must be a Module, got {type(layer).__name__}. "
             f"Pass layer instances such as Linear(3, 4), not classes or functions."
         )
+
+
+def _check_no_repeated_module(layers: list[Module] | tuple[Module, ...]) -> None:
+    first_layer_index: dict[int, int] = {}
+    for index, layer in enumerate(layers):
+        for module in _walk_modules(layer):
+            if id(module) in first_layer_index:
+                raise ValueError(
+                    f"Sequential: layer {index} contains {module!r}, which layer "
+                    f"{first_layer_index[id(module)]} already contains. A module keeps one "
+                    f"cache per forward, so it can appear only once. Create a second instance "
+                    f"and, to share weights, assign it the same Parameter objects."
+                )
+            first_layer_index[id(module)] = index

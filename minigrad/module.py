@@ -20,8 +20,9 @@ class Module:
       ``forward`` ran since the last ``backward``, and ``ValueError`` when ``grad_output``
       does not have the shape of the last output.
 
-    Attributes that are ``Parameter`` or ``Module`` objects are found automatically, in the
-    order they were assigned, by ``parameters()``, ``named_parameters()`` and ``zero_grad()``.
+    Attributes that are ``Parameter`` or ``Module`` objects are found automatically by
+    ``parameters()``, ``named_parameters()`` and ``zero_grad()``: first the module's own
+    parameters in the order they were assigned, then each submodule's, as in PyTorch.
     Calling ``super().__init__()`` is not needed.
     """
 

@@ -44,12 +44,19 @@ class Parameter:
                 f"Parameter: initial values must be real numbers, got dtype {source.dtype}. "
                 f"Pass an array of integers or floats."
             )
-        values = np.array(source, dtype=dtype, copy=True)
-        non_finite_count = int(np.count_nonzero(~np.isfinite(values)))
+        non_finite_count = int(np.count_nonzero(~np.isfinite(source)))
         if non_finite_count:
             raise ValueError(
                 f"Parameter: initial values must be finite, got {non_finite_count} NaN or "
                 f"infinite entries. Replace them before creating the parameter."
+            )
+        with np.errstate(over="ignore"):
+            values = np.array(source, dtype=dtype, copy=True)
+        if not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"Parameter: initial values exceed the {values.dtype} range, whose largest "
+                f"value is {float(np.finfo(values.dtype).max):.4g}. Rescale them, or use "
+                f"dtype=np.float64."
             )
         self._data: Array = values
         self._grad: Array = np.zeros_like(values)

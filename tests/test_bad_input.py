@@ -1117,3 +1117,63 @@ def test_sequential_rejects_non_module(item: Any, type_name: str) -> None:
     with pytest.raises(TypeError, match=message):
         network.append(item)
     assert len(network) == 1
+
+
+def test_sequential_rejects_repeated_module() -> None:
+    layer = make_linear()
+    message = r"^Sequential: layer 2 contains Linear\(in_features=3.*which layer 0 already"
+
+    with pytest.raises(ValueError, match=message):
+        Sequential(layer, Sigmoid(), layer)
+    with pytest.raises(ValueError, match=message):
+        Sequential(layer, Sigmoid(), Sequential(Sigmoid(), layer))
+
+    network = Sequential(layer, Sigmoid())
+    with pytest.raises(ValueError, match=message):
+        network.append(layer)
+    assert len(network) == 2
+
+
+def test_sequential_shared_parameters_allowed() -> None:
+    first = make_linear()
+    second = Linear(3, 3, rng=0)
+    second.weight = first.weight
+    second.bias = first.bias
+    network = Sequential(first, second)
+
+    assert [name for name, _ in network.named_parameters()] == ["0.weight", "0.bias"]
+
+
+# Read-only input that can still change through a writable view
+
+
+def test_linear_read_only_input_with_writable_view() -> None:
+    layer = make_linear()
+    x = X0.copy()
+    writable_view = x[:]
+    x.flags.writeable = False
+
+    layer.forward(x)
+    writable_view[...] = 100.0
+    layer.backward(G0)
+
+    np.testing.assert_allclose(layer.weight.grad, G0.T @ X0, rtol=1e-14)
+
+
+# Values that do not fit in float32
+
+
+def test_float32_linear_rejects_overflowing_input() -> None:
+    layer = Linear(3, 2, rng=0, dtype=np.float32)
+    x = np.array([[1.0, 2.0, 3.0], [1.0, 1e300, 3.0]])
+
+    message = r"x has values outside the float32 range.*1e\+300 at index \(1, 1\)"
+    with pytest.raises(ValueError, match=message):
+        layer.forward(x)
+    with pytest.raises(RuntimeError, match="without a preceding forward"):
+        layer.backward(np.ones((2, 2), dtype=np.float32))
+
+
+def test_float32_parameter_rejects_overflow() -> None:
+    with pytest.raises(ValueError, match=r"^Parameter: initial values exceed the float32 range"):
+        Parameter([1.0, 1e300], dtype=np.float32)
