@@ -14,6 +14,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from minigrad import init
 from minigrad._array import Array, as_float_array, check_float_dtype, is_private
 from minigrad.module import Module, check_grad_output_shape, missing_forward_error
 from minigrad.parameter import Parameter
@@ -41,7 +42,9 @@ class Linear(Module):
         dtype: float64 (the default) or float32, for the parameters and the computation.
 
     Initialization: ``W`` and ``b`` are drawn from U(-k, k) with ``k = 1/sqrt(in_features)``,
-    as in PyTorch.
+    as in PyTorch, by ``minigrad.init.uniform_``. The random weights make the hidden units
+    differ from the start. To choose another scheme, fill the parameters afterwards, for
+    example ``init.kaiming_uniform_(layer.weight, nonlinearity="relu", rng=rng)``.
 
     Shape:
         forward: ``x (*, in_features) -> y (*, out_features)``, where ``*`` is any number of
@@ -77,14 +80,12 @@ class Linear(Module):
         bound = 1.0 / math.sqrt(in_features)
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(
-            generator.uniform(-bound, bound, size=(out_features, in_features)), dtype=dtype
-        )
+        self.weight = Parameter(np.zeros((out_features, in_features)), dtype=dtype)
+        init.uniform_(self.weight, -bound, bound, rng=generator)
         self.bias: Parameter | None = None
         if bias:
-            self.bias = Parameter(
-                generator.uniform(-bound, bound, size=out_features), dtype=dtype
-            )
+            self.bias = Parameter(np.zeros(out_features), dtype=dtype)
+            init.uniform_(self.bias, -bound, bound, rng=generator)
 
         self._input: Array | None = None
 

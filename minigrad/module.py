@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
+
+import numpy as np
 
 from minigrad._array import Array
 from minigrad.parameter import Parameter
+
+_ModuleT = TypeVar("_ModuleT", bound="Module")
 
 
 class Module:
@@ -21,10 +25,17 @@ class Module:
       does not have the shape of the last output.
 
     Attributes that are ``Parameter`` or ``Module`` objects are found automatically by
-    ``parameters()``, ``named_parameters()`` and ``zero_grad()``: first the module's own
-    parameters in the order they were assigned, then each submodule's, as in PyTorch.
-    Calling ``super().__init__()`` is not needed.
+    ``parameters()``, ``named_parameters()``, ``zero_grad()``, ``train()`` and ``eval()``:
+    first the module's own parameters in the order they were assigned, then each
+    submodule's, as in PyTorch. Calling ``super().__init__()`` is not needed.
+
+    Every module starts in training mode (``training`` is True). ``eval()`` switches it and
+    all its submodules to evaluation mode, and ``train()`` switches them back. Only layers
+    that behave differently in the two modes, such as ``Dropout``, read the flag.
     """
+
+    training: bool = True
+    """True in training mode, False in evaluation mode. Set it with ``train()`` or ``eval()``."""
 
     def forward(self, x: Array) -> Array:
         """Compute the output for input ``x`` and cache what ``backward`` needs."""
@@ -72,6 +83,28 @@ class Module:
         """Fill every parameter's ``.grad`` with zeros."""
         for parameter in self.parameters():
             parameter.zero_grad()
+
+    def train(self: _ModuleT, mode: bool = True) -> _ModuleT:
+        """Set ``training = mode`` on this module and all its submodules, and return this module.
+
+        ``train()`` selects training mode and ``train(False)`` evaluation mode. The flag
+        reaches every module that ``named_children`` yields, recursively, so containers such
+        as ``Sequential`` pass it on to their layers. Returning the module allows
+        ``model = Sequential(...).eval()``.
+        """
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(
+                f"{type(self).__name__}.train: mode must be True or False, got {mode!r}. "
+                f"Call train() for training mode or eval() for evaluation mode."
+            )
+        self.training = bool(mode)
+        for _, child in self.named_children():
+            child.train(bool(mode))
+        return self
+
+    def eval(self: _ModuleT) -> _ModuleT:
+        """Set evaluation mode on this module and all its submodules, as ``train(False)`` does."""
+        return self.train(False)
 
     def extra_repr(self) -> str:
         """Return the configuration shown inside the parentheses of ``repr``."""

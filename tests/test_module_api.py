@@ -321,8 +321,12 @@ def test_parameter_and_sgd_repr() -> None:
 
     assert repr(parameter) == "Parameter(shape=(3, 4), dtype=float64)"
     assert repr(Parameter([1, 2], dtype=np.float32)) == "Parameter(shape=(2,), dtype=float32)"
-    assert repr(SGD([parameter], lr=0.1)) == "SGD(lr=0.1)"
-    assert repr(SGD([parameter], lr=1)) == "SGD(lr=1.0)"
+    assert repr(SGD([parameter], lr=0.1)) == (
+        "SGD(lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False)"
+    )
+    assert repr(SGD([parameter], lr=1, momentum=0.9, nesterov=True)) == (
+        "SGD(lr=1.0, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=True)"
+    )
 
 
 # Linear initialization
