@@ -3,6 +3,13 @@
 from minigrad._array import Array
 from minigrad.activations import Sigmoid
 from minigrad.containers import Sequential
+from minigrad.gradcheck import (
+    GradientCheckError,
+    GradientCheckReport,
+    LayerContractError,
+    check_layer,
+    check_loss,
+)
 from minigrad.linear import Linear
 from minigrad.losses import Loss, MSELoss
 from minigrad.module import Module
@@ -14,6 +21,9 @@ __version__ = "0.1.0"
 __all__ = [
     "SGD",
     "Array",
+    "GradientCheckError",
+    "GradientCheckReport",
+    "LayerContractError",
     "Linear",
     "Loss",
     "MSELoss",
@@ -22,4 +32,6 @@ __all__ = [
     "Parameter",
     "Sequential",
     "Sigmoid",
+    "check_layer",
+    "check_loss",
 ]
