@@ -1,8 +1,9 @@
-"""Tests of examples/custom_layer.py."""
+"""Tests of examples/custom_layer.py and of the worked layer in docs/extending.md."""
 
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -13,10 +14,11 @@ import numpy as np
 import pytest
 
 import minigrad
-from minigrad import GradientCheckError
+from minigrad import GradientCheckError, LayerContractError
 from minigrad.module import check_grad_output_shape, missing_forward_error
 
 ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "extending.md"
 
 
 def load_example() -> ModuleType:
@@ -32,6 +34,11 @@ def load_example() -> ModuleType:
 
 
 example = load_example()
+
+
+def code_blocks(language: str) -> list[str]:
+    pattern = rf"```{language}\n(.*?)```"
+    return re.findall(pattern, DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
 
 
 # --- The example script. -------------------------------------------------------------------
@@ -128,3 +135,65 @@ def test_swish_fault_caught() -> None:
 
     assert error.value.tensor_name == "beta"
     assert error.value.mismatched_tensors == ("beta",)
+
+
+# --- The document. -------------------------------------------------------------------------
+
+
+def test_doc_layer_matches_example() -> None:
+    text = DOC.read_text(encoding="utf-8")
+
+    assert inspect.getsource(example.Swish) in text
+    assert inspect.getsource(example._sigmoid) in text
+
+
+def test_doc_code_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    definition, check, test = code_blocks("python")
+    namespace: dict[str, Any] = {"__name__": "extending_doc"}
+
+    exec(definition, namespace)
+    exec(check, namespace)
+    exec(test, namespace)
+    namespace["test_swish_gradients"]()
+
+    report = namespace["report"]
+    assert isinstance(report, minigrad.GradientCheckReport)
+    assert [check.name for check in report.tensors] == ["input", "beta"]
+    assert capsys.readouterr().out == str(report) + "\n"
+
+
+def test_doc_report_text_current() -> None:
+    definition, check, _ = code_blocks("python")
+    namespace: dict[str, Any] = {"__name__": "extending_doc", "print": lambda *_: None}
+    exec(definition + check, namespace)
+    documented = code_blocks("text")[0].rstrip("\n").splitlines()
+
+    actual = str(namespace["report"]).splitlines()
+
+    # Error values depend on the floating-point rounding of the machine, so only their
+    # format is compared.
+    number = re.compile(r"\d\.\d\de-\d\d")
+    assert len(actual) == len(documented)
+    for documented_line, actual_line in zip(documented, actual, strict=True):
+        assert number.sub("N", documented_line) == number.sub("N", actual_line)
+
+
+def test_doc_names_every_rule() -> None:
+    text = DOC.read_text(encoding="utf-8")
+
+    for rule in minigrad.gradcheck.CONTRACT_RULES:
+        assert f"| `{rule}` |" in text
+
+
+def test_doc_broken_copy_caught() -> None:
+    # A reader who drops the shape check from the documented layer gets the rule that names it.
+    definition, _, _ = code_blocks("python")
+    broken = definition.replace("check_grad_output_shape(self, grad, x.shape)", "pass")
+    assert broken != definition
+    namespace: dict[str, Any] = {"__name__": "extending_doc"}
+    exec(broken, namespace)
+
+    with pytest.raises(LayerContractError) as error:
+        minigrad.check_layer(namespace["Swish"](3), np.random.default_rng(0).normal(size=(2, 3)))
+
+    assert error.value.rule == "backward-checks-shape"
