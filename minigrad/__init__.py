@@ -5,6 +5,13 @@ from minigrad._array import Array
 from minigrad.activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.containers import Sequential
 from minigrad.dropout import Dropout
+from minigrad.gradcheck import (
+    GradientCheckError,
+    GradientCheckReport,
+    LayerContractError,
+    check_layer,
+    check_loss,
+)
 from minigrad.linear import Linear
 from minigrad.losses import (
     BCELoss,
@@ -29,8 +36,11 @@ __all__ = [
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "Dropout",
+    "GradientCheckError",
+    "GradientCheckReport",
     "Identity",
     "L1Loss",
+    "LayerContractError",
     "LeakyReLU",
     "Linear",
     "Loss",
@@ -43,5 +53,7 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "check_layer",
+    "check_loss",
     "init",
 ]
