@@ -19,9 +19,16 @@ def as_float_array(
     """Convert ``value`` to a real floating-point array without touching the original.
 
     Integer and unsigned input is converted to ``dtype`` (float64 when ``dtype`` is None),
-    so uint8 pixels never wrap around. Floating input keeps its dtype unless ``dtype`` is
-    given. Booleans, complex numbers, strings and objects raise ``TypeError``, because a
-    silent conversion of them would hide a bug in the caller's data.
+    so uint8 pixels never wrap around. Float32 and float64 input keeps its dtype unless
+    ``dtype`` is given. Without ``dtype``, float16 input becomes float32, which represents every
+    float16 value exactly, so results such as a sum of squares are not limited to
+    float16's maximum of 65504. ``np.longdouble`` input becomes float64. Booleans, complex
+    numbers, strings and objects raise ``TypeError``, because a silent conversion of them
+    would hide a bug in the caller's data.
+
+    The result is C-contiguous. It is ``value`` itself when that is already a C-contiguous
+    array of the target dtype, and otherwise a new array, so the caller's array is never
+    written to.
 
     ``owner`` is the layer or loss that received the value; its ``repr`` starts every message.
     """
@@ -36,14 +43,22 @@ def as_float_array(
     kind = array.dtype.kind
     if kind in "iu":
         target = np.dtype(np.float64 if dtype is None else dtype)
+    elif kind == "f" and dtype is not None:
+        target = np.dtype(dtype)
+    elif kind == "f" and array.dtype in FLOAT_DTYPES:
+        target = array.dtype
     elif kind == "f":
-        target = array.dtype if dtype is None else np.dtype(dtype)
+        # float16 is widened to float32. np.longdouble is narrowed to float64, where a value
+        # beyond float64's range becomes inf with numpy's overflow warning.
+        target = np.dtype(np.float32 if array.dtype.itemsize < 4 else np.float64)
     else:
         raise TypeError(
             f"{owner!r}: {name} must contain real numbers, got dtype {array.dtype}. "
             f"Convert it first, for example with np.asarray({name}, dtype=np.float64)."
         )
-    return array.astype(target, copy=False)
+    # C order makes every memory layout (Fortran, transposed, strided, broadcast) compute
+    # the same bits as a contiguous copy: BLAS may round differently for other layouts.
+    return array.astype(target, order="C", copy=False)
 
 
 def is_private(array: Array, source: object) -> bool:
