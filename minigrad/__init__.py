@@ -8,6 +8,7 @@ from minigrad.losses import Loss, MSELoss
 from minigrad.module import Module
 from minigrad.optim import SGD, Optimizer
 from minigrad.parameter import Parameter
+from minigrad.state import LoadResult
 
 __version__ = "0.1.0"
 
@@ -15,6 +16,7 @@ __all__ = [
     "SGD",
     "Array",
     "Linear",
+    "LoadResult",
     "Loss",
     "MSELoss",
     "Module",
