@@ -8,12 +8,21 @@ from minigrad.losses import Loss, MSELoss
 from minigrad.module import Module
 from minigrad.optim import SGD, Optimizer
 from minigrad.parameter import Parameter
+from minigrad.serialization import (
+    FORMAT_VERSION,
+    SUPPORTED_FORMAT_VERSIONS,
+    load,
+    read_state_dict,
+    save,
+)
 from minigrad.state import LoadResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FORMAT_VERSION",
     "SGD",
+    "SUPPORTED_FORMAT_VERSIONS",
     "Array",
     "Linear",
     "LoadResult",
@@ -24,4 +33,7 @@ __all__ = [
     "Parameter",
     "Sequential",
     "Sigmoid",
+    "load",
+    "read_state_dict",
+    "save",
 ]
