@@ -1,5 +1,6 @@
 """minigrad: neural-network layers on numpy, each with an explicit forward and backward."""
 
+from minigrad import finite
 from minigrad._array import Array
 from minigrad.activations import Sigmoid
 from minigrad.containers import Sequential
@@ -33,6 +34,7 @@ __all__ = [
     "Parameter",
     "Sequential",
     "Sigmoid",
+    "finite",
     "load",
     "read_state_dict",
     "save",
