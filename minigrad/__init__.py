@@ -1,6 +1,6 @@
 """minigrad: neural-network layers on numpy, each with an explicit forward and backward."""
 
-from minigrad import init
+from minigrad import finite, init
 from minigrad._array import Array
 from minigrad.activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.containers import Sequential
@@ -24,11 +24,21 @@ from minigrad.losses import (
 from minigrad.module import Module
 from minigrad.optim import SGD, Adam, AdamW, Optimizer
 from minigrad.parameter import Parameter
+from minigrad.serialization import (
+    FORMAT_VERSION,
+    SUPPORTED_FORMAT_VERSIONS,
+    load,
+    read_state_dict,
+    save,
+)
+from minigrad.state import LoadResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FORMAT_VERSION",
     "SGD",
+    "SUPPORTED_FORMAT_VERSIONS",
     "Adam",
     "AdamW",
     "Array",
@@ -43,6 +53,7 @@ __all__ = [
     "LayerContractError",
     "LeakyReLU",
     "Linear",
+    "LoadResult",
     "Loss",
     "MSELoss",
     "Module",
@@ -55,5 +66,9 @@ __all__ = [
     "Tanh",
     "check_layer",
     "check_loss",
+    "finite",
     "init",
+    "load",
+    "read_state_dict",
+    "save",
 ]

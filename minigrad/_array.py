@@ -24,9 +24,16 @@ def as_float_array(
     """Convert ``value`` to a real floating-point array without touching the original.
 
     Integer and unsigned input is converted to ``dtype`` (float64 when ``dtype`` is None),
-    so uint8 pixels never wrap around. Floating input keeps its dtype unless ``dtype`` is
-    given. Booleans, complex numbers, strings and objects raise ``TypeError``, because a
-    silent conversion of them would hide a bug in the caller's data.
+    so uint8 pixels never wrap around. Float32 and float64 input keeps its dtype unless
+    ``dtype`` is given. Without ``dtype``, float16 input becomes float32, which represents every
+    float16 value exactly, so results such as a sum of squares are not limited to
+    float16's maximum of 65504. ``np.longdouble`` input becomes float64. Booleans, complex
+    numbers, strings and objects raise ``TypeError``, because a silent conversion of them
+    would hide a bug in the caller's data.
+
+    The result is C-contiguous. It is ``value`` itself when that is already a C-contiguous
+    array of the target dtype, and otherwise a new array, so the caller's array is never
+    written to.
 
     ``owner`` is the layer or loss that received the value; its ``repr`` starts every message.
     """
@@ -41,8 +48,14 @@ def as_float_array(
     kind = array.dtype.kind
     if kind in "iu":
         target = np.dtype(np.float64 if dtype is None else dtype)
+    elif kind == "f" and dtype is not None:
+        target = np.dtype(dtype)
+    elif kind == "f" and array.dtype in FLOAT_DTYPES:
+        target = array.dtype
     elif kind == "f":
-        target = array.dtype if dtype is None else np.dtype(dtype)
+        # float16 is widened to float32. np.longdouble is narrowed to float64, and a value
+        # beyond float64's range raises in _narrow.
+        target = np.dtype(np.float32 if array.dtype.itemsize < 4 else np.float64)
     else:
         raise TypeError(
             f"{owner!r}: {name} must contain real numbers, got dtype {array.dtype}. "
@@ -50,13 +63,15 @@ def as_float_array(
         )
     if kind == "f" and target.itemsize < array.dtype.itemsize:
         return _narrow(array, target, owner=owner, name=name)
-    return array.astype(target, copy=False)
+    # C order makes every memory layout (Fortran, transposed, strided, broadcast) compute
+    # the same bits as a contiguous copy: BLAS may round differently for other layouts.
+    return array.astype(target, order="C", copy=False)
 
 
 def _narrow(array: Array, target: np.dtype[Any], *, owner: object, name: str) -> Array:
     """Cast ``array`` to the narrower float ``target``, raising where a finite value overflows."""
     with np.errstate(over="ignore"):
-        narrowed = array.astype(target)
+        narrowed = array.astype(target, order="C")
     overflow = np.isinf(narrowed) & np.isfinite(array)
     if overflow.any():
         index = tuple(int(i) for i in np.argwhere(overflow)[0])

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
+from minigrad import state
 from minigrad._array import Array
 from minigrad.parameter import Parameter
 
-_ModuleT = TypeVar("_ModuleT", bound="Module")
+ModuleT = TypeVar("ModuleT", bound="Module")
 
 
 class Module:
@@ -84,7 +86,7 @@ class Module:
         for parameter in self.parameters():
             parameter.zero_grad()
 
-    def train(self: _ModuleT, mode: bool = True) -> _ModuleT:
+    def train(self: ModuleT, mode: bool = True) -> ModuleT:
         """Set ``training = mode`` on this module and all its submodules, and return this module.
 
         ``train()`` selects training mode and ``train(False)`` evaluation mode. The flag
@@ -102,7 +104,7 @@ class Module:
             child.train(bool(mode))
         return self
 
-    def eval(self: _ModuleT) -> _ModuleT:
+    def eval(self: ModuleT) -> ModuleT:
         """Set evaluation mode on this module and all its submodules, as ``train(False)`` does."""
         return self.train(False)
 
@@ -120,6 +122,62 @@ class Module:
             lines.append(f"  ({name}): {child_text}")
         lines.append(")")
         return "\n".join(lines)
+
+    def state_dict(self) -> dict[str, Array]:
+        """Return a copy of every parameter's values, keyed by ``named_parameters`` names.
+
+        The arrays are copies, so training after the call does not change them. A
+        parameter shared by several layers appears once, under its first name.
+        """
+        return state.state_dict(self)
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, npt.ArrayLike], strict: bool = True
+    ) -> state.LoadResult:
+        """Copy the values of ``state_dict`` into the parameters in place, all or nothing.
+
+        Every entry is validated before any parameter changes, so on any error every
+        parameter stays bit-for-bit as it was. ``ValueError`` is raised, naming the entry,
+        when
+
+        - a parameter has no entry, or an entry names no parameter (with ``strict=True``);
+        - an entry's shape differs from its parameter's shape, even where numpy would
+          broadcast it, such as a (1,) bias into a (4,) bias;
+        - an entry's dtype is not an integer or real float dtype (booleans, complex
+          numbers, strings and objects);
+        - an entry contains NaN or infinity, or a value beyond the parameter dtype's range.
+
+        Values are cast to each parameter's dtype, so a float64 state loads into a float32
+        model. Parameters keep their identity, so an optimizer created earlier keeps
+        working. Gradients are not changed.
+
+        Args:
+            state_dict: A mapping from dotted parameter names to arrays, as returned by
+                ``state_dict()`` or ``minigrad.read_state_dict(path)``.
+            strict: If False, parameters without an entry keep their values and entries
+                without a parameter are ignored. Shapes and values are still checked.
+
+        Returns:
+            ``LoadResult(missing_keys, unexpected_keys)``: the names that were skipped,
+            which are both empty with ``strict=True``.
+        """
+        return state.load_state_dict(self, state_dict, strict=strict)
+
+    def to(self: ModuleT, dtype: npt.DTypeLike) -> ModuleT:
+        """Convert every parameter and its gradient to ``dtype`` and return this module.
+
+        ``dtype`` is float64 or float32. The ``Parameter`` objects are kept, so layers and
+        optimizers still see them, but their ``data`` and ``grad`` arrays are replaced by
+        converted copies. Create the optimizer after calling ``to``, because an optimizer
+        that keeps per-parameter arrays (such as momentum) keeps them in the old dtype.
+        Call ``to`` between training steps, not between a forward and its backward.
+
+        Raises ``TypeError`` for any other dtype. A value that would overflow the new dtype
+        (beyond about 3.4e38 for float32) raises ``ValueError`` naming the parameter, and
+        then no parameter changes.
+        """
+        state.convert_dtype(self, dtype)
+        return self
 
 
 def missing_forward_error(module: Any) -> RuntimeError:

@@ -142,15 +142,15 @@ class Optimizer:
         first and written only when all of them are finite.
 
         Raises:
-            ValueError: A gradient contains NaN or infinite entries.
-            RuntimeError: The update overflowed to NaN or infinite values, for example
-                because the learning rate is too large.
+            FloatingPointError: A gradient contains NaN or infinite entries, or the update
+                overflowed to NaN or infinite values, for example because the learning rate
+                is too large. Nothing changed.
         """
         results: list[tuple[Array, dict[str, Array]]] = []
         for index, parameter in enumerate(self.params):
             non_finite_count = int(np.count_nonzero(~np.isfinite(parameter.grad)))
             if non_finite_count:
-                raise ValueError(
+                raise FloatingPointError(
                     f"{self!r}: params[{index}].grad contains {non_finite_count} NaN or "
                     f"infinite entries, so step() changed nothing. Check the loss and the "
                     f"layers' backward for an overflow."
@@ -163,7 +163,7 @@ class Optimizer:
             for name, array in (("data", new_data), *new_state.items()):
                 non_finite_count = int(np.count_nonzero(~np.isfinite(array)))
                 if non_finite_count:
-                    raise RuntimeError(
+                    raise FloatingPointError(
                         f"{self!r}: the update of params[{index}] made {non_finite_count} "
                         f"entries of its {name} NaN or infinite, so step() changed nothing. "
                         f"Lower the learning rate, or raise eps if it is 0."

@@ -17,7 +17,8 @@ class Parameter:
     in place, optimizers update ``data`` in place, and ``zero_grad`` fills ``grad`` with
     zeros. To set new values, write into the array (``param.data[...] = values``); assigning
     a new array to ``param.data`` raises, so an optimizer can never be left updating an
-    array that the layer no longer uses.
+    array that the layer no longer uses. The one exception is ``Module.to``, which replaces
+    both arrays with converted copies to change the dtype of a whole model.
 
     Args:
         data: Initial values. They are copied, so later changes to the caller's array do
@@ -110,3 +111,18 @@ class Parameter:
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.shape}, dtype={self.dtype})"
+
+    def _replace_arrays(self, data: Array, grad: Array) -> None:
+        """Install new ``data`` and ``grad`` arrays, for a dtype change by ``Module.to``.
+
+        Only ``Module.to`` calls this, after it has converted and checked the arrays of
+        every parameter of the model.
+        """
+        if data.shape != self.shape or grad.shape != self.shape or grad.dtype != data.dtype:
+            raise ValueError(
+                f"{self!r}: new data {data.shape} {data.dtype} and grad {grad.shape} "
+                f"{grad.dtype} must both have shape {self.shape} and one dtype."
+            )
+        check_float_dtype("Parameter", data.dtype)
+        self._data = data
+        self._grad = grad
