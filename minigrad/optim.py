@@ -160,6 +160,13 @@ class Optimizer:
                 new_data, new_state = self._compute_update(
                     parameter, self._state[index], self._steps[index] + 1
                 )
+                # Cast before the check: a float64 update can overflow only in a float32
+                # parameter, for example when its state is float64 after Module.to.
+                new_data = new_data.astype(parameter.dtype, copy=False)
+                new_state = {
+                    name: array.astype(self._state[index][name].dtype, copy=False)
+                    for name, array in new_state.items()
+                }
             for name, array in (("data", new_data), *new_state.items()):
                 non_finite_count = int(np.count_nonzero(~np.isfinite(array)))
                 if non_finite_count:

@@ -12,10 +12,13 @@ with ``allow_pickle=False`` only, so no file can make it run code.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
-import secrets
+import stat
+import tempfile
 import zipfile
-from typing import Any, BinaryIO
+import zlib
+from typing import BinaryIO
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -47,29 +50,21 @@ def save(module: Module, path: StrPath) -> None:
     The archive is first written to a temporary file next to ``path``, flushed and synced
     to disk, and then renamed over ``path``. A crash or an error during the write leaves
     any previous file at ``path`` unchanged. The temporary file is deleted when the write
-    raises, but a killed process can leave a file named ``.<name>.<random>.tmp`` behind,
-    which is safe to delete. No suffix is added to ``path``, unlike ``np.savez``.
+    raises, but a killed process can leave a file named ``.minigrad-<random>.tmp`` behind,
+    which is safe to delete. No suffix is added to ``path``, unlike ``np.savez``. When
+    ``path`` is a symbolic link, the file it points to is replaced.
 
     Raises ``ValueError`` before writing anything when a parameter contains NaN or
-    infinity, because ``load`` would reject that file. Raises ``FileNotFoundError`` when
-    the folder does not exist and ``IsADirectoryError`` when ``path`` is a folder.
+    infinity, because ``load`` would reject that file, or when ``path`` is empty or exists
+    as something other than a regular file (a device or a FIFO). Raises
+    ``FileNotFoundError`` when the folder does not exist, ``IsADirectoryError`` when
+    ``path`` is a folder, and ``PermissionError`` when the existing file is read-only.
     """
     _check_module("save", module)
-    target = os.fspath(path)
+    target = _resolve_target(os.fsdecode(path))
     state = module.state_dict()
     _check_state_to_save(module, state)
-
-    folder = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(
-            f"minigrad.save: the folder {folder!r} does not exist, so {target!r} cannot be "
-            f"written. Create it first, for example with os.makedirs(folder, exist_ok=True)."
-        )
-    if os.path.isdir(target):
-        raise IsADirectoryError(
-            f"minigrad.save: {target!r} is a folder. Pass a file path such as "
-            f"{os.path.join(target, 'model.npz')!r}."
-        )
+    folder = os.path.dirname(target)
 
     temporary, descriptor = _create_temporary_file(target)
     try:
@@ -88,44 +83,132 @@ def save(module: Module, path: StrPath) -> None:
 def read_state_dict(path: StrPath) -> dict[str, Array]:
     """Read a file written by ``save`` and return its parameters as a name-to-array dict.
 
-    The file is read with ``allow_pickle=False``: a file that is not an ``.npz`` archive
-    (such as a pickle or a single ``.npy`` array), an archive member that contains an object
-    array or raw bytes, a missing or unsupported format version, or a non-numeric entry
-    raises ``ValueError`` naming the file, and no code from the file runs.
+    The archive is read member by member with ``allow_pickle=False``. A file that is not an
+    ``.npz`` archive (such as a pickle or a single ``.npy`` array), a damaged, encrypted or
+    duplicated member, a member that is not a ``.npy`` array or contains an object array, a
+    member whose header declares more data than it contains, a missing or unsupported
+    format version, or a non-numeric entry raises ``ValueError`` naming the file. No code
+    from the file runs.
 
-    Raises ``FileNotFoundError`` when ``path`` does not exist and ``IsADirectoryError``
-    when it is a folder.
+    Raises ``FileNotFoundError`` when ``path`` does not exist, ``IsADirectoryError`` when
+    it is a folder, and ``ValueError`` when it is another kind of non-regular file, such as
+    a FIFO or a device.
     """
-    source = os.fspath(path)
-    if os.path.isdir(source):
-        raise IsADirectoryError(
-            f"minigrad: {source!r} is a folder, not a saved model. Pass the path of a file "
-            f"written by minigrad.save."
-        )
+    source = os.fsdecode(path)
+    _check_regular_file_to_read(source)
+
+    with open(source, "rb") as file:
+        _check_magic(source, file.read(len(_NPY_MAGIC)))
+        file.seek(0)
+        try:
+            entries = _read_archive(source, file)
+        except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as error:
+            raise ValueError(
+                f"minigrad: {source!r} is a damaged or unsupported .npz archive ({error}). "
+                f"Load an intact copy, or save the model again."
+            ) from error
+
+    return entries
+
+
+def _check_regular_file_to_read(source: str) -> None:
     try:
-        file = open(source, "rb")  # noqa: SIM115, closed by the with statement below
+        mode = os.stat(source).st_mode
     except FileNotFoundError as error:
         raise FileNotFoundError(
             f"minigrad: no saved model at {source!r}: the file does not exist. Check the path, "
             f"or save a model there first with minigrad.save(model, path)."
         ) from error
+    except NotADirectoryError as error:
+        raise FileNotFoundError(
+            f"minigrad: no saved model at {source!r}: a part of the path is a file, not a "
+            f"folder. Check the path."
+        ) from error
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(
+            f"minigrad: {source!r} is a folder, not a saved model. Pass the path of a file "
+            f"written by minigrad.save."
+        )
+    if not stat.S_ISREG(mode):
+        raise ValueError(
+            f"minigrad: {source!r} is not a regular file (it may be a FIFO, a socket or a "
+            f"device), so it was not read. Pass the path of a file written by minigrad.save."
+        )
 
-    # np.load gets the open file rather than the path, so the file is closed even when
-    # np.load raises before it returns an archive.
-    with file:
-        _check_magic(source, file.read(len(_NPY_MAGIC)))
-        file.seek(0)
+
+def _read_archive(source: str, file: BinaryIO) -> dict[str, Array]:
+    """Read every member of the archive, the format version first."""
+    with zipfile.ZipFile(file) as archive:
+        members: dict[str, zipfile.ZipInfo] = {}
+        for info in archive.infolist():
+            name = _member_name(source, info)
+            if name in members:
+                raise ValueError(
+                    f"minigrad: {source!r} contains the entry {name!r} twice, so it is "
+                    f"ambiguous which values to load. Save the model again."
+                )
+            members[name] = info
+
+        version_info = members.pop(VERSION_KEY, None)
+        version = None
+        if version_info is not None:
+            version = _read_member(source, archive, version_info, numeric_only=False)
+        _check_version(source, version)
+        return {name: _read_member(source, archive, info) for name, info in members.items()}
+
+
+def _member_name(source: str, info: zipfile.ZipInfo) -> str:
+    if not info.filename.endswith(".npy") or info.is_dir():
+        raise ValueError(
+            f"minigrad: {source!r} contains the member {info.filename!r}, which is not a .npy "
+            f"array, so it is not a model saved by minigrad.save. The file was not loaded."
+        )
+    if info.flag_bits & 0x1:
+        raise ValueError(
+            f"minigrad: {source!r} contains the encrypted member {info.filename!r}, which "
+            f"minigrad does not read. Save the model again with minigrad.save."
+        )
+    return info.filename[: -len(".npy")]
+
+
+def _read_member(
+    source: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, numeric_only: bool = True
+) -> Array:
+    """Read one ``.npy`` member, rejecting object arrays and, if ``numeric_only``, any dtype
+    that is not integer or float."""
+    name = info.filename[: -len(".npy")]
+    with archive.open(info) as member:
         try:
-            with np.load(file, allow_pickle=False) as archive:
-                entries = {name: _read_member(source, archive, name) for name in archive.files}
-        except (zipfile.BadZipFile, EOFError) as error:
+            version = npy_format.read_magic(member)
+            if version == (1, 0):
+                shape, _, dtype = npy_format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                shape, _, dtype = npy_format.read_array_header_2_0(member)
+            else:
+                raise ValueError(f".npy format version {version} is not read by minigrad")
+        except ValueError as error:
             raise ValueError(
-                f"minigrad: {source!r} is a damaged .npz archive ({error}). Load an intact "
-                f"copy, or save the model again."
+                f"minigrad: entry {name!r} of {source!r} has an invalid .npy header ({error}). "
+                f"The file was not loaded. Save the weights with minigrad.save(model, path)."
             ) from error
 
-    _check_version(source, entries.pop(VERSION_KEY, None))
-    return entries
+        if dtype.hasobject or (numeric_only and dtype.kind not in NUMERIC_KINDS):
+            raise ValueError(
+                f"minigrad: entry {name!r} of {source!r} has dtype {dtype}, but saved "
+                f"parameters are integer or float arrays. The file was not loaded, and "
+                f"nothing in it was unpickled. Save the weights with "
+                f"minigrad.save(model, path)."
+            )
+        declared_bytes = math.prod(shape) * dtype.itemsize
+        if declared_bytes > info.file_size:
+            raise ValueError(
+                f"minigrad: entry {name!r} of {source!r} declares shape {shape} "
+                f"({declared_bytes} bytes) but contains only {info.file_size} bytes. The "
+                f"file is damaged or crafted, and was not loaded."
+            )
+        member.seek(0)
+        value: Array = npy_format.read_array(member, allow_pickle=False)
+    return value
 
 
 def load(module: Module, path: StrPath, *, strict: bool = True) -> LoadResult:
@@ -164,17 +247,56 @@ def _check_state_to_save(module: Module, state: dict[str, Array]) -> None:
             )
 
 
+def _resolve_target(target: str) -> str:
+    """Return the absolute path that ``save`` replaces, after checking that it may.
+
+    A symbolic link is followed, so the file it points to is replaced, as ``open(path, "w")``
+    would write through it. An existing target must be a regular file that the caller may
+    write, because the rename would otherwise replace a device, a FIFO or a protected file.
+    """
+    if not target:
+        raise ValueError("minigrad.save: path is empty. Pass a file path such as 'model.npz'.")
+    resolved = os.path.realpath(target)
+    folder = os.path.dirname(resolved)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"minigrad.save: the folder {folder!r} does not exist, so {target!r} cannot be "
+            f"written. Create it first, for example with os.makedirs(folder, exist_ok=True)."
+        )
+    if not os.path.lexists(resolved):
+        return resolved
+    mode = os.stat(resolved).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(
+            f"minigrad.save: {target!r} is a folder. Pass a file path such as "
+            f"{os.path.join(target, 'model.npz')!r}."
+        )
+    if not stat.S_ISREG(mode):
+        raise ValueError(
+            f"minigrad.save: {target!r} exists and is not a regular file (it may be a device, "
+            f"a FIFO or a socket), so it was not replaced. Pass the path of a regular file."
+        )
+    if not os.access(resolved, os.W_OK):
+        raise PermissionError(
+            f"minigrad.save: {target!r} is read-only, so it was not replaced. Make it "
+            f"writable first, or save to another path."
+        )
+    return resolved
+
+
 def _create_temporary_file(target: str) -> tuple[str, int]:
-    """Create a new, empty file next to ``target`` and return its path and descriptor."""
-    folder, name = os.path.split(os.path.abspath(target))
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        temporary = os.path.join(folder, f".{name}.{secrets.token_hex(8)}.tmp")
-        try:
-            # Mode 0o666 lets the umask set the permissions, as for a file that open() creates.
-            return temporary, os.open(temporary, flags, 0o666)
-        except FileExistsError:
-            continue
+    """Create a new, empty file next to ``target`` and return its path and descriptor.
+
+    The name has a fixed length, so any target name that the file system accepts works.
+    Like a file that ``open()`` creates, it gets mode 0o666 less the umask.
+    """
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=".minigrad-", suffix=".tmp", dir=os.path.dirname(target)
+    )
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(descriptor, 0o666 & ~umask)
+    return temporary, descriptor
 
 
 def _write_archive(file: BinaryIO, state: dict[str, Array]) -> None:
@@ -224,31 +346,6 @@ def _check_magic(source: str, magic: bytes) -> None:
     )
 
 
-def _read_member(source: str, archive: Any, name: str) -> Array:
-    try:
-        value = archive[name]
-    except ValueError as error:
-        # numpy raises ValueError for an object array, which only pickle could restore, and
-        # for a damaged member.
-        raise ValueError(
-            f"minigrad: entry {name!r} of {source!r} is not a plain numeric array ({error}). "
-            f"The file was not loaded, and nothing in it was unpickled. Save the weights "
-            f"with minigrad.save(model, path), which stores numbers only."
-        ) from error
-    if not isinstance(value, np.ndarray):
-        raise ValueError(
-            f"minigrad: entry {name!r} of {source!r} is not a .npy array. The file was not "
-            f"loaded. Save the weights with minigrad.save(model, path)."
-        )
-    if value.dtype.kind not in NUMERIC_KINDS:
-        raise ValueError(
-            f"minigrad: entry {name!r} of {source!r} has dtype {value.dtype}, but saved "
-            f"parameters are integer or float arrays. Save the weights with "
-            f"minigrad.save(model, path)."
-        )
-    return value
-
-
 def _check_version(source: str, version: Array | None) -> None:
     supported = ", ".join(map(str, SUPPORTED_FORMAT_VERSIONS))
     if version is None:
@@ -257,7 +354,7 @@ def _check_version(source: str, version: Array | None) -> None:
             f"minigrad.save. This minigrad reads format versions {supported}. Save the "
             f"weights with minigrad.save(model, path)."
         )
-    if version.shape != () or version.dtype.kind not in "iu":
+    if version.shape != () or version.dtype.kind not in "iu" or version.dtype.hasobject:
         raise ValueError(
             f"minigrad: {source!r} has an invalid {VERSION_KEY!r} entry (dtype "
             f"{version.dtype}, shape {version.shape}); it must be a single integer. This "

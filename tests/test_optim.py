@@ -723,3 +723,25 @@ def test_load_rejects_other_optimizer_class() -> None:
     adamw = AdamW([Parameter(1.0)])
     with pytest.raises(ValueError, match=r"^AdamW\(lr=0\.001.*\)\.load_state_dict: "):
         adamw.load_state_dict(Adam([Parameter(1.0)]).state_dict())
+
+
+def test_float32_overflow_after_to_raises() -> None:
+    # The optimizer is built before Module.to, so its momentum buffer stays float64 and the
+    # update is finite in float64 but overflows in the float32 parameter.
+    layer = Linear.from_weights([[3e38]], [0.0])
+    optimizer = SGD(layer.parameters(), lr=1.0, momentum=0.5)
+    layer.to(np.float32)
+    layer.weight.grad[...] = -1.0
+    layer.bias.grad[...] = -1.0
+    optimizer.step()
+    layer.weight.grad[...] = -1e38
+    weight_before = layer.weight.data.copy()
+    assert layer.bias is not None
+    bias_before = layer.bias.data.copy()
+
+    with pytest.raises(FloatingPointError, match=r"update of params\[0\] made 1 entries"):
+        optimizer.step()
+
+    np.testing.assert_array_equal(layer.weight.data, weight_before)
+    np.testing.assert_array_equal(layer.bias.data, bias_before)
+    assert layer.weight.data.dtype == np.float32
