@@ -87,14 +87,17 @@ def _narrow(array: Array, target: np.dtype[Any], *, owner: object, name: str) ->
 def is_private(array: Array, source: object) -> bool:
     """Return True if nobody but minigrad can write to ``array``'s memory.
 
-    That holds for an array that conversion just created from ``source`` (a list, or a cast
-    from another dtype), and for an output that a layer marked read-only with ``freeze``
-    because its ``backward`` reads it. Any other array may change after the call, so a layer
-    must copy it before caching it.
+    That holds for an array that conversion allocated from a Python list, tuple or number,
+    or from a numpy array of another dtype or layout, and for an output that a layer marked
+    read-only with ``freeze`` because its ``backward`` reads it. Any other array may change
+    after the call, because the caller or an array-like object (a torch tensor, an object
+    with ``__array__``) can keep the memory, so a layer must copy it before caching it.
     """
-    if array is not source:
-        return bool(array.flags.owndata)
-    return _frozen_arrays.get(id(array)) is array and not array.flags.writeable
+    if array is source:
+        return _frozen_arrays.get(id(array)) is array and not array.flags.writeable
+    if isinstance(source, np.ndarray):
+        return bool(array.flags.owndata) and not np.may_share_memory(array, source)
+    return isinstance(source, (list, tuple, int, float)) and bool(array.flags.owndata)
 
 
 def freeze(array: Array) -> Array:

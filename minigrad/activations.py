@@ -59,7 +59,7 @@ class Sigmoid(Module):
         grad = as_float_array(grad_output, owner=self, name="grad_output", dtype=output.dtype)
         check_grad_output_shape(self, grad, output.shape)
 
-        grad_input = 1.0 - output
+        grad_input = np.asarray(1.0 - output)  # a 0-d output would give a numpy scalar
         grad_input *= output
         grad_input *= grad
 
@@ -90,7 +90,8 @@ class ReLU(Module):
         """Return ``max(x, 0)`` and cache the mask ``x > 0``."""
         array = as_float_array(x, owner=self, name="x")
         positive = array > 0
-        output = np.where(positive, array, 0).astype(array.dtype, copy=False)
+        # np.maximum keeps NaN, as PyTorch does, so a non-finite check downstream sees it.
+        output = np.asarray(np.maximum(array, 0), dtype=array.dtype)
 
         self._positive = positive
         self._dtype = array.dtype
@@ -134,16 +135,23 @@ class LeakyReLU(Module):
     """
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        if (
-            isinstance(negative_slope, bool)
-            or not isinstance(negative_slope, (int, float, np.integer, np.floating))
-            or not math.isfinite(negative_slope)
+        if isinstance(negative_slope, bool) or not isinstance(
+            negative_slope, (int, float, np.integer, np.floating)
         ):
+            raise TypeError(
+                f"LeakyReLU: negative_slope must be a real number, got {negative_slope!r} of "
+                f"type {type(negative_slope).__name__}. Pass a float such as 0.01."
+            )
+        try:
+            slope = float(negative_slope)
+        except OverflowError:
+            slope = math.inf
+        if not math.isfinite(slope):
             raise ValueError(
-                f"LeakyReLU: negative_slope must be a finite number, got {negative_slope!r}. "
+                f"LeakyReLU: negative_slope must be finite, got {negative_slope!r}. "
                 f"Pass a float such as 0.01."
             )
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = slope
         self._positive: Array | None = None
         self._dtype: np.dtype[Any] | None = None
 
@@ -151,9 +159,10 @@ class LeakyReLU(Module):
         """Return ``x`` where ``x > 0`` and ``negative_slope * x`` elsewhere."""
         array = as_float_array(x, owner=self, name="x")
         positive = array > 0
-        output = np.where(positive, array, self.negative_slope * array).astype(
-            array.dtype, copy=False
-        )
+        # Only the non-positive entries are multiplied, so a large positive input cannot
+        # overflow in a branch that np.where would discard.
+        output: Array = array.copy()
+        np.multiply(array, self.negative_slope, out=output, where=~positive)
 
         self._positive = positive
         self._dtype = array.dtype
@@ -201,7 +210,7 @@ class Tanh(Module):
     def forward(self, x: Array) -> Array:
         """Return ``tanh(x)`` and cache it for ``backward``."""
         array = as_float_array(x, owner=self, name="x")
-        output = np.tanh(array)
+        output = np.asarray(np.tanh(array))  # a 0-d input would give a numpy scalar
 
         self._output = freeze(output)
         return output
@@ -214,7 +223,7 @@ class Tanh(Module):
         grad = as_float_array(grad_output, owner=self, name="grad_output", dtype=output.dtype)
         check_grad_output_shape(self, grad, output.shape)
 
-        grad_input = 1.0 - output * output
+        grad_input = np.asarray(1.0 - output * output)  # as in Sigmoid.backward
         grad_input *= grad
 
         self._output = None
@@ -270,7 +279,8 @@ class Softmax(Module):
                 f"the layer with another axis."
             )
 
-        output: Array = array - array.max(axis=self.axis, keepdims=True)
+        # initial=-inf lets an empty input reduce to an empty output instead of raising.
+        output: Array = array - array.max(axis=self.axis, keepdims=True, initial=-np.inf)
         np.exp(output, out=output)
         output /= output.sum(axis=self.axis, keepdims=True)
 

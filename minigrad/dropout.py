@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from minigrad._array import Array, as_float_array
-from minigrad.init import _as_generator
+from minigrad._random import as_generator
 from minigrad.module import Module, check_grad_output_shape, missing_forward_error
 
 
@@ -49,18 +49,18 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | int | None = None) -> None:
-        if (
-            isinstance(p, bool)
-            or not isinstance(p, (int, float, np.integer, np.floating))
-            or not math.isfinite(p)
-            or not 0 <= p <= 1
-        ):
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+            raise TypeError(
+                f"Dropout: p must be a real number, got {p!r} of type {type(p).__name__}. "
+                f"Pass the fraction of elements to zero, such as 0.5."
+            )
+        if not math.isfinite(p) or not 0 <= p <= 1:
             raise ValueError(
                 f"Dropout: p must be a probability in [0, 1], got {p!r}. Pass the fraction "
                 f"of elements to zero, such as 0.5."
             )
         self.p = float(p)
-        self._generator = np.random.default_rng() if rng is None else _as_generator(rng, "Dropout")
+        self._generator = as_generator(rng, "Dropout")
         self._scaled_mask: Array | None = None
         self._input_shape: tuple[int, ...] | None = None
         self._dtype: np.dtype[Any] | None = None
@@ -75,7 +75,7 @@ class Dropout(Module):
             keep = self._generator.random(array.shape) >= self.p
             scale = 0.0 if self.p == 1 else 1.0 / (1.0 - self.p)
             scaled_mask = np.where(keep, scale, 0.0).astype(array.dtype)
-            output = array * scaled_mask
+            output = np.asarray(array * scaled_mask)  # a numpy scalar for 0-d input
 
         self._scaled_mask = scaled_mask
         self._input_shape = array.shape
@@ -89,7 +89,9 @@ class Dropout(Module):
         grad = as_float_array(grad_output, owner=self, name="grad_output", dtype=self._dtype)
         check_grad_output_shape(self, grad, self._input_shape)
 
-        grad_input: Array = grad if self._scaled_mask is None else grad * self._scaled_mask
+        grad_input = grad
+        if self._scaled_mask is not None:
+            grad_input = np.asarray(grad * self._scaled_mask)  # a numpy scalar for 0-d input
 
         self._scaled_mask = None
         self._input_shape = None

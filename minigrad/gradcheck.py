@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from minigrad._array import Array
+from minigrad._random import as_generator
 from minigrad.losses import Loss
 from minigrad.module import Module
 from minigrad.parameter import Parameter
@@ -293,7 +294,7 @@ def check_layer(
     source_dtype, array = _validate_input("check_layer", "x", x)
     parameters = list(layer.named_parameters())
     _check_parameter_dtypes(layer, parameters)
-    generator = _as_generator(rng)
+    generator = as_generator(rng, "check_layer")
 
     checker = _LayerChecker(layer, array, parameters, generator, tolerance)
     with _restored_parameters(parameters):
@@ -364,7 +365,7 @@ def check_loss(
             f"check_loss: target could not be converted to an array ({error}). Pass a numpy "
             f"array with a regular shape."
         ) from error
-    generator = _as_generator(rng)
+    generator = as_generator(rng, "check_loss")
 
     tensors, skipped = _LossChecker(loss, array, target_array, generator, tolerance).run()
     return GradientCheckReport(
@@ -1096,17 +1097,6 @@ def _check_parameter_dtypes(layer: Module, parameters: list[tuple[str, Parameter
                 f"wrong gradient from rounding error. Build the layer with dtype=np.float64 "
                 f"for the check."
             )
-
-
-def _as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(
-        f"rng must be a numpy.random.Generator, an integer seed or None, got "
-        f"{type(rng).__name__}. Create a generator with np.random.default_rng(seed)."
-    )
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from typing import Literal, TypeVar, get_args
 import numpy as np
 
 from minigrad._array import Array
+from minigrad._random import as_generator
 from minigrad.parameter import Parameter
 
 Target = TypeVar("Target", Parameter, Array)
@@ -91,7 +92,7 @@ def uniform_(
             f"uniform_: the lower bound a={a!r} is greater than the upper bound b={b!r}. Swap "
             f"them."
         )
-    generator = _as_generator(rng, "uniform_")
+    generator = as_generator(rng, "uniform_", allow_none=False)
 
     array[...] = generator.uniform(low, high, size=array.shape)
     return target
@@ -111,7 +112,7 @@ def normal_(
     array = _target_array(target, "normal_")
     center = _check_finite_number("normal_", "mean", mean)
     scale = _check_non_negative("normal_", "std", std)
-    generator = _as_generator(rng, "normal_")
+    generator = as_generator(rng, "normal_", allow_none=False)
 
     array[...] = generator.normal(center, scale, size=array.shape)
     return target
@@ -228,20 +229,6 @@ def kaiming_normal_(
     """
     std = _kaiming_std("kaiming_normal_", target, a, mode, nonlinearity)
     return normal_(target, 0.0, std, rng=rng)
-
-
-def _as_generator(rng: object, owner: str) -> np.random.Generator:
-    """Return ``rng`` if it is a Generator, or a new Generator seeded with the integer ``rng``."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        if rng < 0:
-            raise ValueError(f"{owner}: the seed rng must be >= 0, got {rng}.")
-        return np.random.default_rng(int(rng))
-    raise TypeError(
-        f"{owner}: rng must be a numpy.random.Generator or an integer seed, got "
-        f"{type(rng).__name__}. Create one with np.random.default_rng(seed)."
-    )
 
 
 def _target_array(target: object, owner: str) -> Array:

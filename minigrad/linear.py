@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from minigrad import init
 from minigrad._array import Array, as_float_array, check_float_dtype, is_private
+from minigrad._random import as_generator
 from minigrad.module import Module, check_grad_output_shape, missing_forward_error
 from minigrad.parameter import Parameter
 
@@ -75,7 +76,7 @@ class Linear(Module):
                 f"arrays, use Linear.from_weights(weight, bias)."
             )
         check_float_dtype(type(self).__name__, dtype)
-        generator = _as_generator(rng)
+        generator = as_generator(rng, "Linear")
 
         bound = 1.0 / math.sqrt(in_features)
         self.in_features = in_features
@@ -162,12 +163,13 @@ class Linear(Module):
         input_2d = self._input.reshape(-1, self.in_features)
 
         grad_weight = grad_2d.T @ input_2d
+        grad_bias = grad_2d.sum(axis=0) if self.bias is not None else None
         grad_input = grad @ self.weight.data
 
-        # Accumulate only after every product succeeded, so a failure changes nothing.
+        # Accumulate only after every product and sum succeeded, so a failure changes nothing.
         self.weight.grad += grad_weight
         if self.bias is not None:
-            self.bias.grad += grad_2d.sum(axis=0)
+            self.bias.grad += grad_bias
         self._input = None
         return grad_input
 
@@ -179,7 +181,12 @@ class Linear(Module):
 
 
 def _check_feature_count(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"Linear: {name} must be an integer, got {value!r} of type {type(value).__name__}. "
+            f"Pass a positive int such as 4."
+        )
+    if value < 1:
         raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}.")
 
 
@@ -189,17 +196,6 @@ def _create_parameter(name: str, values: npt.ArrayLike, dtype: npt.DTypeLike) ->
         return Parameter(values, dtype=dtype)
     except (TypeError, ValueError) as error:
         raise type(error)(f"Linear.from_weights: {name} is invalid. {error}") from error
-
-
-def _as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(
-        f"Linear: rng must be a numpy.random.Generator, an integer seed or None, got "
-        f"{type(rng).__name__}. Create one with np.random.default_rng(seed)."
-    )
 
 
 __all__ = ["Linear"]

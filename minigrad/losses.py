@@ -86,7 +86,8 @@ class MSELoss(Loss):
         """Return the reduced squared error and cache ``prediction - target``."""
         predicted, expected = _as_matching_arrays(self, prediction, target)
 
-        difference = predicted - expected
+        # np.asarray, because arithmetic on 0-d arrays returns numpy scalars.
+        difference = np.asarray(predicted - expected)
         squared_sum = float(np.vdot(difference, difference))
         if self.reduction == "mean":
             loss = squared_sum / difference.size
@@ -152,7 +153,8 @@ class L1Loss(Loss):
         """Return the reduced absolute error and cache ``sign(prediction - target)``."""
         predicted, expected = _as_matching_arrays(self, prediction, target)
 
-        difference = predicted - expected
+        # np.asarray, because arithmetic on 0-d arrays returns numpy scalars.
+        difference = np.asarray(predicted - expected)
         absolute_sum = float(np.abs(difference).sum())
         scale = 1.0 / difference.size if self.reduction == "mean" else 1.0
 
@@ -240,7 +242,7 @@ class BCELoss(Loss):
         if self._clipped is None or self._target is None:
             raise _missing_forward_error(self)
         clipped = self._clipped
-        grad_input = clipped - self._target
+        grad_input = np.asarray(clipped - self._target)
         grad_input /= clipped * (1.0 - clipped)
         if self._gradient_scale != 1.0:
             grad_input *= self._gradient_scale
@@ -366,11 +368,15 @@ class CrossEntropyLoss(Loss):
                 f"CrossEntropyLoss: ignore_index must be an integer, got {ignore_index!r}. "
                 f"Pass the target value that marks samples to skip, such as -100."
             )
-        if (
-            isinstance(label_smoothing, bool)
-            or not isinstance(label_smoothing, (int, float, np.integer, np.floating))
-            or not 0.0 <= label_smoothing <= 1.0
+        if isinstance(label_smoothing, bool) or not isinstance(
+            label_smoothing, (int, float, np.integer, np.floating)
         ):
+            raise TypeError(
+                f"CrossEntropyLoss: label_smoothing must be a real number, got "
+                f"{label_smoothing!r} of type {type(label_smoothing).__name__}. Use 0 for plain "
+                f"cross-entropy or a small value such as 0.1."
+            )
+        if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(
                 f"CrossEntropyLoss: label_smoothing must be a number in [0, 1], got "
                 f"{label_smoothing!r}. Use 0 for plain cross-entropy or a small value "

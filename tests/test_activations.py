@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -127,10 +128,31 @@ def test_leaky_relu_default_slope() -> None:
     assert repr(layer) == "LeakyReLU(negative_slope=0.01)"
 
 
-@pytest.mark.parametrize("slope", [float("nan"), float("inf"), True, "0.1", None])
-def test_leaky_relu_invalid_slope(slope: object) -> None:
-    with pytest.raises(ValueError, match="negative_slope must be a finite number"):
+@pytest.mark.parametrize("slope", [float("nan"), float("inf"), -float("inf"), 2**2000])
+def test_leaky_relu_non_finite_slope(slope: object) -> None:
+    with pytest.raises(ValueError, match="negative_slope must be finite"):
         LeakyReLU(negative_slope=slope)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("slope", [True, "0.1", None, [0.1]])
+def test_leaky_relu_slope_wrong_type(slope: object) -> None:
+    with pytest.raises(TypeError, match="negative_slope must be a real number"):
+        LeakyReLU(negative_slope=slope)  # type: ignore[arg-type]
+
+
+def test_relu_keeps_nan() -> None:
+    output = ReLU()(np.array([np.nan, -1.0, 1.0]))
+
+    assert np.isnan(output[0])
+    np.testing.assert_array_equal(output[1:], [0.0, 1.0])
+
+
+def test_leaky_relu_large_positive_no_overflow() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        output = LeakyReLU(2.0)(np.array([1e308, -1.0]))
+
+    np.testing.assert_array_equal(output, [1e308, -2.0])
 
 
 @given(input_arrays(), st.floats(-1.0, 1.0))

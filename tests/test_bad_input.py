@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import minigrad
 from minigrad import SGD, Linear, Module, MSELoss, Parameter, Sequential, Sigmoid
 
 # A Linear(3, 2) layer, its weight stored as (out_features, in_features).
@@ -780,7 +781,7 @@ def test_sequential_failed_forward_no_cache() -> None:
 
 
 @pytest.mark.parametrize("argument", ["in_features", "out_features"])
-@pytest.mark.parametrize("value", [0, -1, 2.0, 3.5, True, False, "3", None, np.float64(3.0)])
+@pytest.mark.parametrize("value", [0, -1, np.int64(-2)])
 def test_linear_bad_feature_count(argument: str, value: Any) -> None:
     sizes: dict[str, Any] = {"in_features": 3, "out_features": 2}
     sizes[argument] = value
@@ -788,6 +789,19 @@ def test_linear_bad_feature_count(argument: str, value: Any) -> None:
     with pytest.raises(
         ValueError,
         match=r"Linear: " + argument + r" must be a positive integer, got " + pattern(repr(value)),
+    ):
+        Linear(sizes["in_features"], sizes["out_features"])
+
+
+@pytest.mark.parametrize("argument", ["in_features", "out_features"])
+@pytest.mark.parametrize("value", [2.0, 3.5, True, False, "3", None, np.float64(3.0)])
+def test_linear_feature_count_wrong_type(argument: str, value: Any) -> None:
+    sizes: dict[str, Any] = {"in_features": 3, "out_features": 2}
+    sizes[argument] = value
+
+    with pytest.raises(
+        TypeError,
+        match=r"Linear: " + argument + r" must be an integer, got " + pattern(repr(value)),
     ):
         Linear(sizes["in_features"], sizes["out_features"])
 
@@ -1193,3 +1207,78 @@ def test_float32_linear_rejects_overflowing_input() -> None:
 def test_float32_parameter_rejects_overflow() -> None:
     with pytest.raises(ValueError, match=r"^Parameter: initial values exceed the float32 range"):
         Parameter([1.0, 1e300], dtype=np.float32)
+
+
+class ArrayHolder:
+    """Array-like whose ``__array__`` returns a buffer that the holder keeps and can change."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.values
+
+
+def test_linear_array_like_changed_after_forward() -> None:
+    layer = Linear.from_weights([[2.0]], [0.0])
+    holder = ArrayHolder(np.array([[3.0]]))
+
+    layer.forward(holder)  # type: ignore[arg-type]
+    holder.values[0, 0] = 5.0
+    layer.backward(np.array([[1.0]]))
+
+    np.testing.assert_array_equal(layer.weight.grad, [[3.0]])
+
+
+# Zero-dimensional and empty inputs
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        Sigmoid(),
+        minigrad.Tanh(),
+        minigrad.ReLU(),
+        minigrad.LeakyReLU(0.1),
+        minigrad.Dropout(0.5, rng=0),
+    ],
+    ids=repr,
+)
+def test_zero_dim_input_gives_arrays(layer: Module) -> None:
+    output = layer.forward(np.array(0.5))
+    grad_input = layer.backward(np.array(1.0))
+
+    assert isinstance(output, np.ndarray)
+    assert output.shape == ()
+    assert isinstance(grad_input, np.ndarray)
+    assert grad_input.shape == ()
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [MSELoss(), minigrad.L1Loss(), minigrad.BCELoss(), minigrad.BCEWithLogitsLoss()],
+    ids=repr,
+)
+def test_zero_dim_loss_gives_array_gradient(loss: minigrad.Loss) -> None:
+    value = loss.forward(np.array(0.25), np.array(1.0))
+    grad_input = loss.backward()
+
+    assert isinstance(value, float)
+    assert isinstance(grad_input, np.ndarray)
+    assert grad_input.shape == ()
+
+
+@pytest.mark.parametrize(("shape", "axis"), [((2, 0), -1), ((0, 3), 0)])
+def test_softmax_empty_input(shape: tuple[int, ...], axis: int) -> None:
+    layer = minigrad.Softmax(axis=axis)
+
+    output = layer.forward(np.zeros(shape))
+    grad_input = layer.backward(np.zeros(shape))
+
+    assert output.shape == shape
+    assert grad_input.shape == shape
+
+
+def test_linear_negative_seed_raises() -> None:
+    with pytest.raises(ValueError, match=r"^Linear: the seed rng must be >= 0, got -1"):
+        Linear(3, 2, rng=-1)
