@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import overload
 
+import numpy as np
+
 from minigrad._array import Array
 from minigrad.module import Module
 
@@ -33,11 +35,18 @@ class Sequential(Module):
         """Run ``x`` through every module in order and return the last output.
 
         If a module raises, every module in the chain gets back the attribute values it had
-        before the call. Layers replace their cache instead of changing it in place, so this
-        restores the caches of the previous forward. Without it, the modules that ran first
-        would keep caches of the failed input, and ``backward`` would mix them with older ones.
+        before the call, and every ``numpy.random.Generator`` attribute (such as Dropout's) its
+        state. Layers replace their cache instead of changing it in place, so this restores
+        the caches of the previous forward. Without it, the modules that ran first would keep
+        caches of the failed input, and ``backward`` would mix them with older ones.
         """
         saved_states = [(module, dict(vars(module))) for module in _walk_modules(self)]
+        saved_generators = [
+            (value, value.bit_generator.state)
+            for _, state in saved_states
+            for value in state.values()
+            if isinstance(value, np.random.Generator)
+        ]
         try:
             for layer in self._layers:
                 x = layer.forward(x)
@@ -45,6 +54,8 @@ class Sequential(Module):
             for module, state in saved_states:
                 vars(module).clear()
                 vars(module).update(state)
+            for generator, generator_state in saved_generators:
+                generator.bit_generator.state = generator_state
             raise
         return x
 

@@ -92,9 +92,14 @@ def uniform_(
             f"uniform_: the lower bound a={a!r} is greater than the upper bound b={b!r}. Swap "
             f"them."
         )
+    if not math.isfinite(high - low):
+        raise ValueError(
+            f"uniform_: the range b - a = {b!r} - {a!r} overflows to infinity. Pass bounds "
+            f"whose difference is finite."
+        )
     generator = as_generator(rng, "uniform_", allow_none=False)
 
-    array[...] = generator.uniform(low, high, size=array.shape)
+    _store("uniform_", array, generator.uniform(low, high, size=array.shape))
     return target
 
 
@@ -114,7 +119,7 @@ def normal_(
     scale = _check_non_negative("normal_", "std", std)
     generator = as_generator(rng, "normal_", allow_none=False)
 
-    array[...] = generator.normal(center, scale, size=array.shape)
+    _store("normal_", array, generator.normal(center, scale, size=array.shape))
     return target
 
 
@@ -131,7 +136,7 @@ def constant_(target: Target, val: float) -> Target:
     array = _target_array(target, "constant_")
     value = _check_finite_number("constant_", "val", val)
 
-    array.fill(value)
+    _store("constant_", array, np.full(array.shape, value))
     return target
 
 
@@ -229,6 +234,19 @@ def kaiming_normal_(
     """
     std = _kaiming_std("kaiming_normal_", target, a, mode, nonlinearity)
     return normal_(target, 0.0, std, rng=rng)
+
+
+def _store(owner: str, array: Array, values: Array) -> None:
+    """Write float64 ``values`` into ``array``, raising if any overflows its dtype."""
+    with np.errstate(over="ignore"):
+        converted = values.astype(array.dtype, copy=False)
+    if not np.all(np.isfinite(converted)):
+        raise ValueError(
+            f"{owner}: the values exceed the range of the target's dtype {array.dtype}, "
+            f"whose largest value is {float(np.finfo(array.dtype).max):.4g}. Pass smaller "
+            f"values, or use a float64 target. The target was not changed."
+        )
+    array[...] = converted
 
 
 def _target_array(target: object, owner: str) -> Array:

@@ -39,6 +39,19 @@ class Module:
     training: bool = True
     """True in training mode, False in evaluation mode. Set it with ``train()`` or ``eval()``."""
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Replacing a Parameter with an array would silently drop it from parameters() and
+        # from every optimizer, so only another Parameter or None may take its place.
+        if not name.startswith("_") and value is not None and not isinstance(value, Parameter):
+            current = self.__dict__.get(name)
+            if isinstance(current, Parameter):
+                raise TypeError(
+                    f"{type(self).__name__}.{name} is a Parameter and cannot be replaced by "
+                    f"{type(value).__name__}. Write the values in place instead: "
+                    f"module.{name}.data[...] = values, or assign a Parameter."
+                )
+        object.__setattr__(self, name, value)
+
     def forward(self, x: Array) -> Array:
         """Compute the output for input ``x`` and cache what ``backward`` needs."""
         raise NotImplementedError(f"{type(self).__name__} does not implement forward(x).")

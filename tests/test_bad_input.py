@@ -1282,3 +1282,34 @@ def test_softmax_empty_input(shape: tuple[int, ...], axis: int) -> None:
 def test_linear_negative_seed_raises() -> None:
     with pytest.raises(ValueError, match=r"^Linear: the seed rng must be >= 0, got -1"):
         Linear(3, 2, rng=-1)
+
+
+def test_failed_forward_keeps_dropout_generator() -> None:
+    failed = Sequential(minigrad.Dropout(0.5, rng=5), Linear(3, 1, rng=0))
+    fresh = Sequential(minigrad.Dropout(0.5, rng=5), Linear(3, 1, rng=0))
+
+    with pytest.raises(ValueError, match="expected input with 3 features"):
+        failed.forward(np.ones((2, 4)))
+
+    np.testing.assert_array_equal(failed.forward(np.ones((2, 3))), fresh.forward(np.ones((2, 3))))
+
+
+@pytest.mark.parametrize("value", [np.ones((2, 3)), [[1.0, 2.0, 3.0]], 2.0])
+def test_parameter_replacement_by_array_raises(value: Any) -> None:
+    layer = make_linear()
+    weight = layer.weight
+
+    with pytest.raises(TypeError, match=r"Linear\.weight is a Parameter and cannot be replaced"):
+        layer.weight = value
+
+    assert layer.weight is weight
+
+
+def test_parameter_replacement_by_parameter_allowed() -> None:
+    layer = make_linear()
+    replacement = Parameter(np.zeros((3, 3)))
+
+    layer.weight = replacement
+    layer.bias = None
+
+    assert [parameter for parameter in layer.parameters()] == [replacement]

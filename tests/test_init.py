@@ -344,3 +344,25 @@ def test_invalid_arguments_rejected(call: Callable[[Array], object], message: st
     with pytest.raises(ValueError, match=message):
         call(array)
     np.testing.assert_array_equal(array, np.full((3, 2), 5.0))
+
+
+@pytest.mark.parametrize(
+    ("fill", "owner"),
+    [
+        (lambda target: init.constant_(target, 1e39), "constant_"),
+        (lambda target: init.uniform_(target, -1e300, 1e300, rng=0), "uniform_"),
+        (lambda target: init.normal_(target, 0.0, 1e300, rng=0), "normal_"),
+    ],
+)
+def test_init_float32_overflow_raises(fill: Callable[[np.ndarray], object], owner: str) -> None:
+    target = np.full(3, 7.0, dtype=np.float32)
+
+    with pytest.raises(ValueError, match=owner + r": the values exceed the range .* float32"):
+        fill(target)
+
+    np.testing.assert_array_equal(target, [7.0, 7.0, 7.0])
+
+
+def test_uniform_infinite_range_raises() -> None:
+    with pytest.raises(ValueError, match=r"uniform_: the range b - a .* overflows"):
+        init.uniform_(np.zeros(3), -1.7e308, 1.7e308, rng=0)
