@@ -24,6 +24,7 @@ from minigrad.losses import (
     MSELoss,
 )
 from minigrad.metrics import accuracy, binary_accuracy
+from minigrad.model_summary import summary
 from minigrad.module import Module
 from minigrad.optim import SGD, Adam, AdamW, Optimizer
 from minigrad.parameter import Parameter
@@ -35,6 +36,7 @@ from minigrad.serialization import (
     save,
 )
 from minigrad.state import LoadResult
+from minigrad.trace import trace_step
 from minigrad.training import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
@@ -85,4 +87,6 @@ __all__ = [
     "predict",
     "read_state_dict",
     "save",
+    "summary",
+    "trace_step",
 ]
