@@ -28,6 +28,7 @@ from minigrad.model_summary import summary
 from minigrad.module import Module
 from minigrad.optim import SGD, Adam, AdamW, Optimizer
 from minigrad.parameter import Parameter
+from minigrad.plotting import plot_history
 from minigrad.serialization import (
     FORMAT_VERSION,
     SUPPORTED_FORMAT_VERSIONS,
@@ -84,6 +85,7 @@ __all__ = [
     "fit",
     "init",
     "load",
+    "plot_history",
     "predict",
     "read_state_dict",
     "save",
