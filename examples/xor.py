@@ -20,11 +20,15 @@ With the defaults the script prints the textbook's numbers::
      [ 0.090]]
     Output for [1, 0, 1] after training
      [[ 0.925]]
+
+With ``--output DIR`` the script also writes ``xor_loss.png`` into ``DIR``: the cost of
+each iteration. The plot needs matplotlib: ``pip install -e ".[plot]"``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -87,6 +91,11 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--iterations", type=int, default=1000, help="training iterations (default: 1000)"
     )
     parser.add_argument("--lr", type=float, default=1.0, help="learning rate (default: 1.0)")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="folder for xor_loss.png, created if missing (default: no plot)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.iterations < 0:
         parser.error(f"--iterations must be >= 0, got {arguments.iterations}")
@@ -100,13 +109,24 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = parse_arguments(argv)
     network = build_network(arguments.seed)
-    initial_output, trained_output, _ = train(network, arguments.iterations, arguments.lr)
+    initial_output, trained_output, losses = train(network, arguments.iterations, arguments.lr)
     test_output = network(TEST_INPUT)
 
     with np.printoptions(formatter={"float": "{: 0.3f}".format}):
         print("Initial output\n", initial_output)
         print("Trained output\n", trained_output)
         print("Output for [1, 0, 1] after training\n", test_output)
+
+    if arguments.output is not None:
+        if not losses:
+            print("no loss curve written: --iterations 0 runs no iteration")
+            return
+        os.makedirs(arguments.output, exist_ok=True)
+        path = os.path.join(arguments.output, "xor_loss.png")
+        minigrad.plot_history(
+            {"cost": losses}, path, title="XOR: 3-4-1 sigmoid network", xlabel="iteration"
+        )
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

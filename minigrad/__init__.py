@@ -3,7 +3,9 @@
 from minigrad import finite, init
 from minigrad._array import Array
 from minigrad.activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from minigrad.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from minigrad.containers import Sequential
+from minigrad.data import DataLoader
 from minigrad.dropout import Dropout
 from minigrad.gradcheck import (
     GradientCheckError,
@@ -21,9 +23,12 @@ from minigrad.losses import (
     Loss,
     MSELoss,
 )
+from minigrad.metrics import accuracy, binary_accuracy
+from minigrad.model_summary import summary
 from minigrad.module import Module
 from minigrad.optim import SGD, Adam, AdamW, Optimizer
 from minigrad.parameter import Parameter
+from minigrad.plotting import plot_history
 from minigrad.serialization import (
     FORMAT_VERSION,
     SUPPORTED_FORMAT_VERSIONS,
@@ -32,6 +37,8 @@ from minigrad.serialization import (
     save,
 )
 from minigrad.state import LoadResult
+from minigrad.trace import trace_step
+from minigrad.training import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
 
@@ -44,10 +51,14 @@ __all__ = [
     "Array",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "Callback",
     "CrossEntropyLoss",
+    "DataLoader",
     "Dropout",
+    "EarlyStopping",
     "GradientCheckError",
     "GradientCheckReport",
+    "History",
     "Identity",
     "L1Loss",
     "LayerContractError",
@@ -56,6 +67,7 @@ __all__ = [
     "LoadResult",
     "Loss",
     "MSELoss",
+    "ModelCheckpoint",
     "Module",
     "Optimizer",
     "Parameter",
@@ -64,11 +76,19 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "accuracy",
+    "binary_accuracy",
     "check_layer",
     "check_loss",
+    "evaluate",
     "finite",
+    "fit",
     "init",
     "load",
+    "plot_history",
+    "predict",
     "read_state_dict",
     "save",
+    "summary",
+    "trace_step",
 ]
