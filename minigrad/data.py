@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from minigrad._array import Array
-from minigrad.init import _as_generator
+from minigrad._random import as_generator
 
 
 class DataLoader:
@@ -78,9 +78,7 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        self._generator = (
-            np.random.default_rng() if rng is None else _as_generator(rng, "DataLoader")
-        )
+        self._generator = as_generator(rng, "DataLoader")
 
     def __len__(self) -> int:
         """Return the number of batches per epoch."""

@@ -178,7 +178,7 @@ def test_empty_or_scalar_data_raises(x: np.ndarray, y: np.ndarray, message: str)
 
 
 def test_invalid_rng_raises() -> None:
-    with pytest.raises(TypeError, match=r"rng must be a numpy.random.Generator or an integer"):
+    with pytest.raises(TypeError, match=r"rng must be a numpy.random.Generator, an integer seed"):
         DataLoader(np.zeros((5, 2)), np.zeros(5), 2, shuffle=True, rng="seed")  # type: ignore[arg-type]
 
 

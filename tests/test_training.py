@@ -468,7 +468,7 @@ def invalid_fit_arguments() -> list[tuple[dict[str, Any], type[Exception], str]]
         ({"metrics": [3]}, TypeError, r"metrics must contain names or functions, got int"),
         ({"callbacks": [object()]}, TypeError, r"callbacks\[0\] must be a Callback"),
         ({"progress": "loud"}, ValueError, r"progress must be 'auto', 'bar', 'log' or 'off'"),
-        ({"rng": "seed"}, TypeError, r"rng must be a numpy.random.Generator or an integer"),
+        ({"rng": "seed"}, TypeError, r"rng must be a numpy.random.Generator, an integer seed"),
         (
             {"callbacks": [minigrad.EarlyStopping()]},
             ValueError,
