@@ -108,6 +108,13 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = parse_arguments(argv)
+    if arguments.output is not None:
+        try:
+            import matplotlib  # noqa: F401, checked before the training starts
+        except ImportError as error:
+            raise SystemExit(
+                'The --output plot needs matplotlib. Install it with pip install -e ".[plot]".'
+            ) from error
     network = build_network(arguments.seed)
     initial_output, trained_output, losses = train(network, arguments.iterations, arguments.lr)
     test_output = network(TEST_INPUT)

@@ -42,6 +42,13 @@ def accuracy(prediction: npt.ArrayLike, target: npt.ArrayLike) -> float:
             f"accuracy: target must have shape ({scores.shape[0]},), one class index per "
             f"row of the prediction, got shape {classes.shape}."
         )
+    out_of_range = (classes < 0) | (classes >= scores.shape[1])
+    if np.any(out_of_range):
+        index = int(np.argmax(out_of_range))
+        raise ValueError(
+            f"accuracy: target[{index}] is {int(classes[index])}, but the prediction has "
+            f"{scores.shape[1]} classes, so targets must be in 0 .. {scores.shape[1] - 1}."
+        )
     return float(np.mean(np.argmax(scores, axis=1) == classes))
 
 
@@ -59,6 +66,18 @@ def binary_accuracy(
         ``prediction (*)`` and ``target (*)``, the same shape with at least one element,
         -> a float in [0, 1].
     """
+    if isinstance(threshold, (bool, np.bool_)) or not isinstance(
+        threshold, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"binary_accuracy: threshold must be a real number, got {threshold!r}. Pass 0.5 "
+            f"for probabilities or 0 for logits."
+        )
+    if not np.isfinite(threshold):
+        raise ValueError(
+            f"binary_accuracy: threshold must be finite, got {threshold!r}. Pass 0.5 for "
+            f"probabilities or 0 for logits."
+        )
     scores = np.asarray(prediction)
     labels = np.asarray(target)
     if scores.shape != labels.shape:

@@ -1,4 +1,4 @@
-"""Plots of a training history, drawn with matplotlib (``pip install "minigrad[plot]"``)."""
+"""Plots of a training history, drawn with matplotlib (the ``plot`` extra)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def plot_history(
     except ImportError as error:
         raise ImportError(
             "plot_history needs matplotlib, which is not installed. Install it with pip "
-            'install "minigrad[plot]".'
+            'install matplotlib (or pip install -e ".[plot]" in a minigrad checkout).'
         ) from error
 
     values = history.history if isinstance(history, History) else dict(history)

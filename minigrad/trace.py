@@ -175,4 +175,9 @@ def _value_range(array: Array) -> list[str]:
 
 def _norm(array: Array) -> str:
     values = np.asarray(array, dtype=np.float64)
-    return f"{float(np.sqrt(np.vdot(values, values))):.4g}"
+    # Scaling by the largest magnitude keeps the squares from overflowing for huge values.
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    if largest == 0.0 or not np.isfinite(largest):
+        return f"{largest:.4g}"
+    scaled = values / largest
+    return f"{largest * float(np.sqrt(np.vdot(scaled, scaled))):.4g}"

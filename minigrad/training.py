@@ -3,7 +3,7 @@
 ``fit`` runs the same steps as the hand-written loop in the README, through the
 non-finite trap of ``minigrad.finite``, so the first NaN or infinity raises
 ``FloatingPointError`` that names the epoch, the batch and the layer. It reports progress
-with a tqdm bar when tqdm is installed (``pip install "minigrad[progress]"``) and
+with a tqdm bar when tqdm is installed (the ``progress`` extra: ``pip install tqdm``) and
 otherwise with lines on the ``logging`` logger ``"minigrad.training"``.
 """
 
@@ -48,10 +48,13 @@ class History:
         self.history: dict[str, list[float]] = {}
 
     def append(self, epoch: int, logs: Mapping[str, float]) -> None:
-        """Add the results of one epoch."""
-        self.epoch.append(epoch)
-        for name, value in logs.items():
-            self.history.setdefault(name, []).append(float(value))
+        """Add the results of one epoch; nothing is added if a value is not a number."""
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+            raise TypeError(f"History.append: epoch must be an integer, got {epoch!r}.")
+        values = {name: float(value) for name, value in logs.items()}
+        self.epoch.append(int(epoch))
+        for name, value in values.items():
+            self.history.setdefault(name, []).append(value)
 
     def __len__(self) -> int:
         """Return the number of recorded epochs."""
@@ -137,9 +140,15 @@ def fit(
     _check_epochs(epochs)
     loader = DataLoader(x, y, batch_size, shuffle=shuffle, rng=rng)
     validation = _validation_arrays(validation_data)
+    if validation is not None:
+        _check_validation_matches(loader, validation)
     named_metrics = _resolve_metrics(metrics, loss_function)
     callback_list = _check_callbacks(callbacks)
     reporter = _create_progress(progress, epochs)
+    targets = [("y", loader.y)]
+    if validation is not None:
+        targets.append(("y_val", validation[1]))
+    _check_class_targets(model, loss_function, loader.x, targets)
 
     names = ["loss", *(name for name, _ in named_metrics)]
     log_names = tuple(names + [f"val_{name}" for name in names] if validation else names)
@@ -165,7 +174,10 @@ def fit(
             history.append(epoch, logs)
             reporter.end_epoch(epoch, logs, time.perf_counter() - started)
 
-            stop_requests = [bool(callback.on_epoch_end(epoch, logs)) for callback in callback_list]
+            stop_requests = [
+                _stop_request(callback, callback.on_epoch_end(epoch, logs))
+                for callback in callback_list
+            ]
             if any(stop_requests):
                 break
     finally:
@@ -273,6 +285,12 @@ def _train_epoch(
             raise FloatingPointError(
                 f"fit, epoch {epoch}, batch {batch_number}/{len(loader)}, {error}"
             ) from error
+        except (ValueError, TypeError) as error:
+            # Positions in the message are within the batch, which shuffling makes random,
+            # so the batch is named too.
+            raise type(error)(
+                f"fit, epoch {epoch}, batch {batch_number}/{len(loader)}: {error}"
+            ) from error
 
         size = len(x_batch)
         sample_count += size
@@ -368,7 +386,75 @@ def _validation_arrays(validation_data: object) -> tuple[Array, Array] | None:
     return x_val, y_val
 
 
+def _check_validation_matches(loader: DataLoader, validation: tuple[Array, Array]) -> None:
+    """Raise before training when the validation arrays cannot match the training arrays."""
+    for name, train_array, validation_array in (
+        ("x_val", loader.x, validation[0]),
+        ("y_val", loader.y, validation[1]),
+    ):
+        training_name = name[0]
+        if validation_array.shape[1:] != train_array.shape[1:]:
+            raise ValueError(
+                f"fit: validation_data's {name} has shape {validation_array.shape}, but each "
+                f"sample of {training_name} has shape {train_array.shape[1:]}, so {name} "
+                f"needs shape (samples, {', '.join(map(str, train_array.shape[1:]))}). "
+                f"Pass validation arrays laid out like the training arrays."
+            )
+        train_is_integer = train_array.dtype.kind in "iu"
+        if (validation_array.dtype.kind in "iu") != train_is_integer:
+            raise TypeError(
+                f"fit: validation_data's {name} has dtype {validation_array.dtype}, but "
+                f"{training_name} has dtype {train_array.dtype}. Pass integer class indices "
+                f"in both, or floats in both."
+            )
+
+
+def _check_class_targets(
+    model: Module, loss_function: Loss, x: Array, targets: list[tuple[str, Array]]
+) -> None:
+    """Raise before training when a cross-entropy target is not a valid class index.
+
+    The number of classes is the size of the model's output for one sample, computed by a
+    forward pass in evaluation mode.
+    """
+    if not isinstance(loss_function, CrossEntropyLoss) or len(x) == 0:
+        return
+    output = _forward_in_batches("fit", model, x[:1], None, checked=False)
+    if output.ndim != 2:
+        return  # CrossEntropyLoss reports the shape itself.
+    class_count = output.shape[1]
+    for name, classes in targets:
+        if classes.dtype.kind not in "iu":
+            continue  # CrossEntropyLoss reports the dtype itself.
+        valid = ((classes >= 0) & (classes < class_count)) | (
+            classes == loss_function.ignore_index
+        )
+        if not np.all(valid):
+            index = int(np.argmin(valid))
+            raise ValueError(
+                f"fit: {name}[{index}] is {int(classes[index])}, but the model outputs "
+                f"{class_count} class scores, so targets must be in 0 .. {class_count - 1} "
+                f"(or ignore_index={loss_function.ignore_index}). Fix the labels, or give the "
+                f"last layer one output per class."
+            )
+
+
+def _stop_request(callback: Callback, result: object) -> bool:
+    """Return the stop request that ``on_epoch_end`` returned: True, False or None."""
+    if result is None or isinstance(result, (bool, np.bool_)):
+        return bool(result)
+    raise TypeError(
+        f"fit: {type(callback).__name__}.on_epoch_end returned {type(result).__name__}, but "
+        f"it must return True to stop training, or False or None to go on."
+    )
+
+
 def _check_callbacks(callbacks: Sequence[Callback]) -> list[Callback]:
+    if isinstance(callbacks, Callback):
+        raise TypeError(
+            f"fit: callbacks must be a list of Callback objects, got a single "
+            f"{type(callbacks).__name__}. Pass callbacks=[callback]."
+        )
     callback_list = list(callbacks)
     for index, callback in enumerate(callback_list):
         if not isinstance(callback, Callback):
@@ -387,6 +473,11 @@ def _resolve_metrics(
         raise TypeError(
             f"metrics must be a list of names or functions, got the string {metrics!r}. "
             f"Pass metrics=[{metrics!r}]."
+        )
+    if callable(metrics):
+        raise TypeError(
+            f"metrics must be a list of names or functions, got the single function "
+            f"{getattr(metrics, '__name__', metrics)!r}. Pass metrics=[function]."
         )
     resolved: list[tuple[str, Metric]] = []
     for item in metrics:
@@ -432,7 +523,16 @@ def _accuracy_from_shapes(prediction: Array, target: Array) -> float:
     has_class_indices = classes.ndim == 1 and classes.dtype.kind in "iu"
     if has_class_scores and has_class_indices:
         return accuracy(scores, classes)
+    if has_class_scores and _is_one_hot(classes, scores.shape):
+        return accuracy(scores, np.argmax(classes, axis=1))
     return binary_accuracy(scores, classes)
+
+
+def _is_one_hot(target: Array, shape: tuple[int, ...]) -> bool:
+    """Return True if every row of ``target`` is 0 except for a single 1."""
+    if target.shape != shape or target.dtype.kind not in "iuf":
+        return False
+    return bool(np.all((target == 0) | (target == 1)) and np.all(target.sum(axis=1) == 1))
 
 
 def _create_progress(progress: object, epochs: int) -> _Progress:
@@ -452,7 +552,8 @@ def _create_progress(progress: object, epochs: int) -> _Progress:
         if progress == "bar":
             raise ImportError(
                 'fit: progress="bar" needs tqdm, which is not installed. Install it with '
-                'pip install "minigrad[progress]", or use progress="log".'
+                'pip install tqdm (or pip install -e ".[progress]" in a minigrad checkout), or use '
+                'progress="log".'
             ) from error
         return _LogProgress(epochs)
     if progress == "auto" and not sys.stderr.isatty():

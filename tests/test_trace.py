@@ -226,3 +226,10 @@ def test_trace_rejects_wrong_types(arguments: tuple[object, object], message: st
 def test_trace_rejects_wrong_optimizer() -> None:
     with pytest.raises(TypeError, match=r"optimizer must be an Optimizer or None, got str"):
         trace_step(Linear(3, 1), MSELoss(), X, Y, optimizer="sgd", quiet=True)  # type: ignore[arg-type]
+
+
+def test_norm_of_huge_values_is_finite() -> None:
+    from minigrad.trace import _norm
+
+    assert _norm(np.array([3e306, 4e306])) == f"{5e306:.4g}"
+    assert _norm(np.zeros(3)) == "0"

@@ -351,8 +351,9 @@ def test_fit_uses_train_then_eval_mode() -> None:
         progress="off",
     )
 
-    # Per epoch: two training batches, then the validation data in two batches.
-    assert recorder.modes == [True, True, False, False, True, True, False, False]
+    # First one sample in evaluation mode, which counts the classes to check the targets.
+    # Then per epoch: two training batches, then the validation data in two batches.
+    assert recorder.modes == [False, True, True, False, False, True, True, False, False]
 
 
 def test_fit_restores_each_module_mode() -> None:
@@ -634,7 +635,7 @@ def test_bar_without_tqdm_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     model = build_classifier()
     before = snapshot(model)
 
-    with pytest.raises(ImportError, match=r'pip install "minigrad\[progress\]"'):
+    with pytest.raises(ImportError, match=r'pip install tqdm'):
         fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), x, y, progress="bar")
 
     assert snapshot(model) == before
@@ -708,3 +709,144 @@ def test_predict_rejects_scalar() -> None:
 def test_predict_rejects_bad_batch_size() -> None:
     with pytest.raises(ValueError, match=r"predict: batch_size must be a positive integer, got 0"):
         predict(build_classifier(), np.zeros((2, 3)), batch_size=0)
+
+
+# Arguments that fit checks before the first step
+
+
+def weights_of(model: Sequential) -> list[Array]:
+    return [parameter.data.copy() for parameter in model.parameters()]
+
+
+@pytest.mark.parametrize(
+    ("validation_data", "error", "message"),
+    [
+        ((np.zeros((5, 7)), np.zeros(5, dtype=np.int64)), ValueError, r"x_val has shape \(5, 7\)"),
+        ((np.zeros((5, 3)), np.zeros((5, 2), dtype=np.int64)), ValueError, r"y_val has shape"),
+        ((np.zeros((5, 3)), np.zeros(5)), TypeError, r"y_val has dtype float64, but y has"),
+        ((np.zeros((5, 3)), np.array([0, 1, 2, 0, 1])), ValueError, r"y_val\[2\] is 2"),
+    ],
+)
+def test_fit_checks_validation_data_first(
+    validation_data: tuple[Array, Array], error: type[Exception], message: str
+) -> None:
+    model = Sequential(Linear(3, 2, rng=0))
+    x, y = classification_data()
+    before = weights_of(model)
+
+    with pytest.raises(error, match=r"^fit: .*" + message):
+        fit(
+            model,
+            CrossEntropyLoss(),
+            SGD(model.parameters(), lr=0.1),
+            x,
+            y,
+            validation_data=validation_data,
+            progress="off",
+        )
+
+    for weight, weight_before in zip(weights_of(model), before, strict=True):
+        np.testing.assert_array_equal(weight, weight_before)
+
+
+def test_fit_names_bad_training_label() -> None:
+    model = Sequential(Linear(3, 2, rng=0))
+    x, y = classification_data()
+    y[17] = 7
+    before = weights_of(model)
+
+    with pytest.raises(ValueError, match=r"^fit: y\[17\] is 7, but the model outputs 2 class"):
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), x, y, progress="off")
+
+    for weight, weight_before in zip(weights_of(model), before, strict=True):
+        np.testing.assert_array_equal(weight, weight_before)
+
+
+def test_fit_loss_error_names_batch() -> None:
+    model = Sequential(Linear(3, 1, rng=0))
+    x = np.ones((8, 3))
+    y = np.ones((8, 2))  # the loss rejects the shape (N, 2) against the output (N, 1)
+
+    with pytest.raises(ValueError, match=r"^fit, epoch 1, batch 1/2: MSELoss"):
+        fit(model, MSELoss(), SGD(model.parameters(), lr=0.1), x, y, batch_size=4, progress="off")
+
+
+def test_fit_rejects_single_callback_and_metric() -> None:
+    model = Sequential(Linear(3, 2, rng=0))
+    x, y = classification_data()
+    optimizer = SGD(model.parameters(), lr=0.1)
+
+    message = r"got a single EarlyStopping\. Pass callbacks=\[callback\]"
+    with pytest.raises(TypeError, match=message):
+        fit(
+            model,
+            CrossEntropyLoss(),
+            optimizer,
+            x,
+            y,
+            callbacks=minigrad.EarlyStopping(),  # type: ignore[arg-type]
+        )
+    with pytest.raises(TypeError, match=r"got the single function 'accuracy'"):
+        fit(model, CrossEntropyLoss(), optimizer, x, y, metrics=accuracy)  # type: ignore[arg-type]
+
+
+class ReturnsLogs(Callback):
+    """Callback that returns its logs, a common slip for a stop request."""
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> bool:
+        return logs  # type: ignore[return-value]
+
+
+def test_fit_rejects_non_bool_stop_request() -> None:
+    model = Sequential(Linear(3, 2, rng=0))
+    x, y = classification_data()
+
+    with pytest.raises(TypeError, match=r"ReturnsLogs\.on_epoch_end returned dict"):
+        fit(
+            model,
+            CrossEntropyLoss(),
+            SGD(model.parameters(), lr=0.1),
+            x,
+            y,
+            epochs=3,
+            callbacks=[ReturnsLogs()],
+            progress="off",
+        )
+
+
+def test_accuracy_metric_for_one_hot_mse() -> None:
+    model = Sequential(Linear(3, 2, rng=0))
+    x, labels = classification_data()
+    one_hot = np.eye(2)[labels]
+    expected = accuracy(predict(model, x), labels)
+
+    results = evaluate(model, MSELoss(), x, one_hot, metrics=["accuracy"])
+
+    assert results["accuracy"] == expected
+
+
+def test_accuracy_rejects_out_of_range_class() -> None:
+    with pytest.raises(ValueError, match=r"target\[0\] is 5, but the prediction has 2 classes"):
+        accuracy(np.zeros((2, 2)), np.array([5, 1]))
+    with pytest.raises(ValueError, match=r"target\[1\] is -1"):
+        accuracy(np.zeros((2, 2)), np.array([0, -1]))
+
+
+@pytest.mark.parametrize(
+    ("threshold", "error"), [("a", TypeError), (None, TypeError), (float("nan"), ValueError)]
+)
+def test_binary_accuracy_bad_threshold(threshold: Any, error: type[Exception]) -> None:
+    with pytest.raises(error, match="threshold must be"):
+        binary_accuracy(np.zeros(3), np.zeros(3), threshold=threshold)
+
+
+def test_history_append_rejects_bad_values() -> None:
+    history = minigrad.History()
+
+    with pytest.raises(TypeError, match="epoch must be an integer"):
+        history.append("a", {"loss": 1.0})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="could not convert"):
+        history.append(1, {"loss": "high"})  # type: ignore[dict-item]
+
+    assert len(history) == 0
+    assert history.history == {}

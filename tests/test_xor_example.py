@@ -205,3 +205,15 @@ def test_loss_count_equals_iterations(iterations: int) -> None:
     assert len(losses) == iterations
     if iterations == 0:
         np.testing.assert_array_equal(trained_output, initial_output)
+
+
+def test_plot_option_without_matplotlib(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes "import matplotlib" fail
+
+    with pytest.raises(SystemExit, match=r"The --output plot needs matplotlib"):
+        xor.main(["--output", str(tmp_path)])
+
+    assert capsys.readouterr().out == ""
+    assert list(tmp_path.iterdir()) == []
