@@ -78,7 +78,7 @@ def test_plot_history_rejects_uneven_lists() -> None:
 def test_plot_history_without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
 
-    with pytest.raises(ImportError, match=r'pip install "minigrad\[plot\]"'):
+    with pytest.raises(ImportError, match=r'pip install matplotlib'):
         plot_history(make_history())
 
 
