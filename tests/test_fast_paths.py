@@ -12,7 +12,7 @@ import gc
 import numpy as np
 import pytest
 
-from minigrad import SGD, Linear, Module, MSELoss, Sequential, Sigmoid, Tanh, _array
+from minigrad import SGD, Linear, Module, MSELoss, ReLU, Sequential, Sigmoid, Tanh, _array
 from minigrad._array import as_float_array, freeze, is_private
 from minigrad.activations import _sigmoid, _sigmoid_without_overflow
 from minigrad.linear import _DIRECT_PRODUCT_MIN_SIZE
@@ -117,6 +117,23 @@ def test_sigmoid_subnormal_results_kept() -> None:
 
     assert output[0] > 0
     np.testing.assert_allclose(output[0], np.exp(-720.0), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_matches_where_bitwise(dtype: type) -> None:
+    x = np.array([[-2.0, -0.0, 0.0, 1.5], [np.nan, np.inf, -np.inf, 3e-39]], dtype=dtype)
+    upstream = np.array([[np.nan, np.inf, -1.0, 2.0], [-np.inf, -3.0, np.nan, 0.5]], dtype=dtype)
+    layer = ReLU()
+
+    output = layer.forward(x)
+    grad_input = layer.backward(upstream)
+
+    expected_output = np.where(x > 0, x, 0.0).astype(dtype)
+    expected_grad = np.where(x > 0, upstream, 0.0).astype(dtype)
+    assert output.dtype == np.dtype(dtype)
+    assert grad_input.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(output.view(np.uint8), expected_output.view(np.uint8))
+    np.testing.assert_array_equal(grad_input.view(np.uint8), expected_grad.view(np.uint8))
 
 
 def test_tanh_backward_matches_formula() -> None:
