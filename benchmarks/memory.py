@@ -26,13 +26,14 @@ import subprocess
 import sys
 import tracemalloc
 from collections.abc import Sequence
+from typing import Any
 
 import _harness
 import _mlp
 import numpy as np
 
 VARIANTS = ("hand, careful", "minigrad", "minigrad, input_grad=False")
-DTYPES = {"float32": np.float32, "float64": np.float64}
+DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
 MEGABYTE = 1e6
 
 
