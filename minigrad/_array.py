@@ -12,10 +12,14 @@ Array = npt.NDArray[Any]
 """Any numpy array. Layers accept array-likes at run time and always return arrays."""
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
 
-# Arrays that minigrad itself marked read-only, keyed by id. Only for these is read-only a
-# guarantee: a caller's read-only array may still change through a writable view of it.
-_frozen_arrays: weakref.WeakValueDictionary[int, Array] = weakref.WeakValueDictionary()
+# Weak references to the arrays that minigrad itself marked read-only, keyed by id. Only for
+# these is read-only a guarantee: a caller's read-only array may still change through a
+# writable view of it. A plain dict of weak references with a removal callback costs less
+# per call than weakref.WeakValueDictionary, and freeze runs in every forward of Sigmoid.
+_frozen_arrays: dict[int, weakref.ref[Array]] = {}
 
 
 def as_float_array(
@@ -37,6 +41,13 @@ def as_float_array(
 
     ``owner`` is the layer or loss that received the value; its ``repr`` starts every message.
     """
+    # Fast path for the common case, which returns the same array as the general path below.
+    if type(value) is np.ndarray and value.flags.c_contiguous:
+        value_dtype = value.dtype
+        if (value_dtype is _FLOAT64 or value_dtype is _FLOAT32) and (
+            dtype is None or dtype is value_dtype
+        ):
+            return value
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as error:
@@ -94,7 +105,10 @@ def is_private(array: Array, source: object) -> bool:
     with ``__array__``) can keep the memory, so a layer must copy it before caching it.
     """
     if array is source:
-        return _frozen_arrays.get(id(array)) is array and not array.flags.writeable
+        if array.flags.writeable:
+            return False
+        reference = _frozen_arrays.get(id(array))
+        return reference is not None and reference() is array
     if isinstance(source, np.ndarray):
         return bool(array.flags.owndata) and not np.may_share_memory(array, source)
     return isinstance(source, (list, tuple, int, float)) and bool(array.flags.owndata)
@@ -102,9 +116,16 @@ def is_private(array: Array, source: object) -> bool:
 
 def freeze(array: Array) -> Array:
     """Mark ``array``, which a layer created and caches, read-only in place and return it."""
-    array.flags.writeable = False
-    _frozen_arrays[id(array)] = array
+    array.setflags(write=False)
+    key = id(array)
+    _frozen_arrays[key] = weakref.ref(array, lambda reference: _forget_frozen(key, reference))
     return array
+
+
+def _forget_frozen(key: int, reference: weakref.ref[Array]) -> None:
+    # A new array may already have taken over the id, so only this reference's entry goes.
+    if _frozen_arrays.get(key) is reference:
+        del _frozen_arrays[key]
 
 
 def check_float_dtype(owner: object, dtype: npt.DTypeLike) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import overload
+from typing import Literal, overload
 
 import numpy as np
 
@@ -40,7 +40,8 @@ class Sequential(Module):
         the caches of the previous forward. Without it, the modules that ran first would keep
         caches of the failed input, and ``backward`` would mix them with older ones.
         """
-        saved_states = [(module, dict(vars(module))) for module in _walk_modules(self)]
+        saved_states: list[tuple[Module, dict[str, object]]] = []
+        _save_attributes(self, saved_states)
         saved_generators = [
             (value, value.bit_generator.state)
             for _, state in saved_states
@@ -59,14 +60,47 @@ class Sequential(Module):
             raise
         return x
 
-    def backward(self, grad_output: Array) -> Array:
-        """Run ``grad_output`` through every module's ``backward`` in reverse order."""
+    @overload
+    def backward(self, grad_output: Array, *, input_grad: Literal[True] = ...) -> Array: ...
+
+    @overload
+    def backward(self, grad_output: Array, *, input_grad: Literal[False]) -> None: ...
+
+    @overload
+    def backward(self, grad_output: Array, *, input_grad: bool) -> Array | None: ...
+
+    def backward(self, grad_output: Array, *, input_grad: bool = True) -> Array | None:
+        """Run ``grad_output`` through every module's ``backward`` in reverse order.
+
+        Returns the gradient with respect to the input of the first module. With
+        ``input_grad=False``, the first module runs ``parameter_backward`` instead, which
+        accumulates its parameter gradients without computing that gradient, and the call
+        returns None. A training step needs no gradient with respect to the data, and for a
+        first ``Linear`` layer this skips one of its three matrix products.
+        """
+        if not isinstance(input_grad, (bool, np.bool_)):
+            raise TypeError(
+                f"Sequential.backward: input_grad must be True or False, got {input_grad!r}. "
+                f"Pass input_grad=False to skip the gradient with respect to the input."
+            )
+        layers = self._layers
+        if not input_grad:
+            # NOTE: as below, a module that raises leaves the gradients already added.
+            if layers:
+                for layer in layers[:0:-1]:
+                    grad_output = layer.backward(grad_output)
+                layers[0].parameter_backward(grad_output)
+            return None
         # NOTE: a module that raises here leaves the gradients that later modules already
         # added. That happens only when a module's cache no longer matches the chain, for
         # example after calling one module's forward or backward on its own.
-        for layer in reversed(self._layers):
+        for layer in reversed(layers):
             grad_output = layer.backward(grad_output)
         return grad_output
+
+    def parameter_backward(self, grad_output: Array) -> None:
+        """Run ``backward(grad_output, input_grad=False)``."""
+        self.backward(grad_output, input_grad=False)
 
     def append(self, layer: Module) -> Sequential:
         """Add ``layer`` at the end and return this container."""
@@ -95,6 +129,24 @@ class Sequential(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._layers)
+
+
+def _save_attributes(module: Module, saved_states: list[tuple[Module, dict[str, object]]]) -> None:
+    """Append a shallow copy of the attributes of ``module`` and of every submodule."""
+    # This runs in every forward, so it avoids the generators of named_children where the
+    # class keeps the base implementation, which finds submodules among the attributes.
+    attributes = vars(module)
+    saved_states.append((module, attributes.copy()))
+    if type(module) is Sequential:
+        for layer in module._layers:
+            _save_attributes(layer, saved_states)
+    elif type(module).named_children is Module.named_children:
+        for value in attributes.values():
+            if isinstance(value, Module):
+                _save_attributes(value, saved_states)
+    else:
+        for _, child in module.named_children():
+            _save_attributes(child, saved_states)
 
 
 def _walk_modules(module: Module) -> Iterator[Module]:

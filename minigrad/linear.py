@@ -134,18 +134,21 @@ class Linear(Module):
 
     def forward(self, x: Array) -> Array:
         """Return ``x @ W.T + b`` and cache ``x`` for the weight gradient."""
-        array = as_float_array(x, owner=self, name="x", dtype=self.weight.dtype)
-        if array.ndim == 0 or array.shape[-1] != self.in_features:
+        weight = self.weight.data
+        array = as_float_array(x, owner=self, name="x", dtype=weight.dtype)
+        shape = array.shape
+        if not shape or shape[-1] != self.in_features:
             raise ValueError(
                 f"{self!r}: expected input with {self.in_features} features in its last "
-                f"dimension, got shape {array.shape}. Pass x with shape "
+                f"dimension, got shape {shape}. Pass x with shape "
                 f"(batch_size, {self.in_features}), or check the previous layer's "
                 f"out_features."
             )
 
-        output: Array = array @ self.weight.data.T
-        if self.bias is not None:
-            output += self.bias.data
+        output: Array = array @ weight.T
+        bias = self.bias
+        if bias is not None:
+            output += bias.data
 
         # backward needs x as forward saw it, so a caller's writable array is copied.
         self._input = array if is_private(array, x) else array.copy()
@@ -153,31 +156,77 @@ class Linear(Module):
 
     def backward(self, grad_output: Array) -> Array:
         """Add ``G.T @ x`` to ``weight.grad`` and ``sum(G)`` to ``bias.grad``; return ``G @ W``."""
-        if self._input is None:
+        grad, grad_2d, input_2d = self._prepare_backward(grad_output)
+        # The input gradient is computed before any parameter gradient changes, so a
+        # failure here changes nothing.
+        grad_input: Array = grad @ self.weight.data
+        self._accumulate_parameter_grads(grad_2d, input_2d)
+        return grad_input
+
+    def parameter_backward(self, grad_output: Array) -> None:
+        """Add ``G.T @ x`` to ``weight.grad`` and ``sum(G)`` to ``bias.grad``, skipping ``G @ W``.
+
+        This saves one of the layer's three matrix products when nothing needs the
+        gradient with respect to the input, as for the first layer of a network.
+        """
+        _, grad_2d, input_2d = self._prepare_backward(grad_output)
+        self._accumulate_parameter_grads(grad_2d, input_2d)
+
+    def _prepare_backward(self, grad_output: Array) -> tuple[Array, Array, Array]:
+        """Validate ``grad_output``; return it, and it and the input as 2-D matrices."""
+        cached_input = self._input
+        if cached_input is None:
             raise missing_forward_error(self)
-        grad = as_float_array(grad_output, owner=self, name="grad_output", dtype=self.weight.dtype)
-        check_grad_output_shape(self, grad, (*self._input.shape[:-1], self.out_features))
+        grad = as_float_array(
+            grad_output, owner=self, name="grad_output", dtype=self.weight.data.dtype
+        )
+        expected_shape = (*cached_input.shape[:-1], self.out_features)
+        check_grad_output_shape(self, grad, expected_shape)
 
         # Flatten leading dimensions so that one matrix product covers every sample.
-        grad_2d = grad.reshape(-1, self.out_features)
-        input_2d = self._input.reshape(-1, self.in_features)
+        if grad.ndim == 2:
+            return grad, grad, cached_input
+        return (
+            grad,
+            grad.reshape(-1, self.out_features),
+            cached_input.reshape(-1, self.in_features),
+        )
 
-        grad_weight = grad_2d.T @ input_2d
-        grad_bias = grad_2d.sum(axis=0) if self.bias is not None else None
-        grad_input = grad @ self.weight.data
-
-        # Accumulate only after every product and sum succeeded, so a failure changes nothing.
-        self.weight.grad += grad_weight
-        if self.bias is not None:
-            self.bias.grad += grad_bias
+    def _accumulate_parameter_grads(self, grad_2d: Array, input_2d: Array) -> None:
+        """Add the parameter gradients and release the cache."""
+        bias = self.bias
+        # The bias gradient is computed before the weight gradient changes.
+        bias_grad = None if bias is None else grad_2d.sum(axis=0)
+        weight_grad = self.weight.grad
+        if weight_grad.size >= _DIRECT_PRODUCT_MIN_SIZE and _is_all_zero(weight_grad):
+            # Adding to zeros changes no value, so the product is written straight into the
+            # gradient, without a temporary array of the weight's size.
+            np.matmul(grad_2d.T, input_2d, out=weight_grad)
+        else:
+            weight_grad += grad_2d.T @ input_2d
+        if bias is not None:
+            bias.grad += bias_grad
         self._input = None
-        return grad_input
 
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
         )
+
+
+# Below this many weights, testing the gradient for zeros costs more than the addition it
+# saves. The number is an estimate from timings with numpy 2.4; either path gives the same
+# values.
+_DIRECT_PRODUCT_MIN_SIZE = 4096
+
+
+def _is_all_zero(array: Array) -> bool:
+    """Return True if every entry of the float ``array`` is +0.0, testing the bits."""
+    # As unsigned integers, +0.0 is 0 and every other value, -0.0 and NaN included, is
+    # positive, so one maximum tests all entries without a temporary array.
+    bits = array.view(np.uint64 if array.dtype.itemsize == 8 else np.uint32)
+    return array.size == 0 or int(bits.max()) == 0
 
 
 def _check_feature_count(name: str, value: object) -> None:

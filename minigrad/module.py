@@ -62,6 +62,15 @@ class Module:
             f"{type(self).__name__} does not implement backward(grad_output)."
         )
 
+    def parameter_backward(self, grad_output: Array) -> None:
+        """Accumulate parameter gradients like ``backward``, without returning dL/d(input).
+
+        ``Sequential.backward(grad_output, input_grad=False)`` calls this on its first
+        module. The default runs ``backward`` and discards its result. A layer whose input
+        gradient costs extra work, such as ``Linear``, overrides it to skip that work.
+        """
+        self.backward(grad_output)
+
     def __call__(self, x: Array) -> Array:
         return self.forward(x)
 

@@ -494,6 +494,34 @@ class SGD(Optimizer):
     def _state_names(cls, hyperparameters: Mapping[str, Any]) -> tuple[str, ...]:
         return ("momentum_buffer",) if hyperparameters["momentum"] != 0 else ()
 
+    def step(self) -> None:
+        """Update every parameter and its state in place from the current gradients.
+
+        The step is atomic, as described in ``Optimizer.step``. Without momentum and weight
+        decay, the update is written straight into each parameter when the norms of the
+        parameters and gradients show that no entry can become NaN or infinite; otherwise,
+        and always with momentum or weight decay, the general path computes the new values
+        first and checks them. Both paths compute ``theta - lr * g`` with the same rounding.
+
+        Raises:
+            FloatingPointError: A gradient contains NaN or infinite entries, or the update
+                overflowed to NaN or infinite values. Nothing changed.
+        """
+        if self._momentum == 0 and self._weight_decay == 0 and self._step_in_place():
+            return
+        super().step()
+
+    def _step_in_place(self) -> bool:
+        """Apply ``theta <- theta - lr * g`` in place if provably finite; return whether it ran."""
+        lr = self._lr
+        for parameter in self.params:
+            if not _update_is_bounded(parameter.data, parameter.grad, lr):
+                return False
+        for index, parameter in enumerate(self.params):
+            _subtract_scaled_in_place(parameter.data, parameter.grad, lr)
+            self._steps[index] += 1
+        return True
+
     def _compute_update(
         self, parameter: Parameter, state: Mapping[str, Array], step: int
     ) -> tuple[Array, dict[str, Array]]:
@@ -724,6 +752,44 @@ class AdamW(Adam):
         super().__init__(
             params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
         )
+
+
+# In-place updates run over blocks of this many elements, so that the temporary lr * g stays
+# small however large the parameter is.
+_UPDATE_BLOCK_SIZE = 1 << 16
+
+
+def _update_is_bounded(data: Array, grad: Array, lr: float) -> bool:
+    """Return True if every entry of ``data - lr * grad`` is provably finite, NaN excluded.
+
+    Each entry satisfies ``|d_i - lr * g_i| <= sqrt(sum(d**2)) + lr * sqrt(sum(g**2))``, and
+    a sum of squares is finite only if no entry is NaN or infinite. Half the dtype's maximum
+    leaves room for the rounding of the sums. False means only that the bound failed, for
+    example because a sum of squares overflowed, and the caller then checks each entry.
+    """
+    # np.vdot calls BLAS, which sets no numpy floating-point error, so an overflow of a sum
+    # gives inf without a warning (checked for numpy 2.4 by tests/test_fast_paths.py).
+    bound = math.sqrt(float(np.vdot(data, data))) + lr * math.sqrt(float(np.vdot(grad, grad)))
+    return bound <= _HALF_FLOAT_MAX.get(data.dtype, 0.0)
+
+
+_HALF_FLOAT_MAX = {np.dtype(t): 0.5 * float(np.finfo(t).max) for t in (np.float32, np.float64)}
+
+
+def _subtract_scaled_in_place(data: Array, grad: Array, lr: float) -> None:
+    """Compute ``data -= lr * grad`` with a temporary of at most ``_UPDATE_BLOCK_SIZE`` entries."""
+    size = data.size
+    if size <= _UPDATE_BLOCK_SIZE or not (data.flags.c_contiguous and grad.flags.c_contiguous):
+        data -= lr * grad  # blocks need flat views, which other layouts do not have
+        return
+    flat_data = data.reshape(-1)
+    flat_grad = grad.reshape(-1)
+    scaled = np.empty(_UPDATE_BLOCK_SIZE, dtype=data.dtype)
+    for start in range(0, size, _UPDATE_BLOCK_SIZE):
+        stop = min(start + _UPDATE_BLOCK_SIZE, size)
+        block = scaled[: stop - start]
+        np.multiply(flat_grad[start:stop], lr, out=block)
+        np.subtract(flat_data[start:stop], block, out=flat_data[start:stop])
 
 
 def _check_finite(owner: str, name: str, value: object) -> float:
