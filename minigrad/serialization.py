@@ -83,12 +83,12 @@ def save(module: Module, path: StrPath) -> None:
 def read_state_dict(path: StrPath) -> dict[str, Array]:
     """Read a file written by ``save`` and return its parameters as a name-to-array dict.
 
-    The archive is read member by member with ``allow_pickle=False``. A file that is not an
-    ``.npz`` archive (such as a pickle or a single ``.npy`` array), a damaged, encrypted or
-    duplicated member, a member that is not a ``.npy`` array or contains an object array, a
-    member whose header declares more data than it contains, a missing or unsupported
-    format version, or a non-numeric entry raises ``ValueError`` naming the file. No code
-    from the file runs.
+    The archive is read member by member with ``allow_pickle=False``, and no code from the
+    file runs. ``ValueError`` naming the file is raised for a file that is not an ``.npz``
+    archive (such as a pickle or a single ``.npy`` array) and for a missing or unsupported
+    format version. It is also raised for a member that is damaged, encrypted, duplicated,
+    not a ``.npy`` array, non-numeric (object arrays included), or whose header declares
+    more data than the member contains.
 
     Raises ``FileNotFoundError`` when ``path`` does not exist, ``IsADirectoryError`` when
     it is a folder, and ``ValueError`` when it is another kind of non-regular file, such as
