@@ -108,7 +108,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = parse_arguments(argv)
-    if arguments.output is not None:
+    if arguments.output is not None and arguments.iterations > 0:
         try:
             import matplotlib  # noqa: F401, checked before the training starts
         except ImportError as error:

@@ -27,11 +27,13 @@ def _sigmoid(array: Array) -> Array:
 
 
 # As a decorator, np.errstate costs less per call than a with statement.
-@np.errstate(over="raise")
+# under="ignore" keeps tiny results, such as exp(-720), silent whatever np.seterr says.
+@np.errstate(over="raise", under="ignore")
 def _exp_in_place(array: Array) -> None:
     np.exp(array, out=array)
 
 
+@np.errstate(under="ignore")
 def _sigmoid_without_overflow(array: Array) -> Array:
     """Return ``1 / (1 + exp(-array))`` computed from ``exp(-|array|)``, which never overflows."""
     # With e = exp(-|x|): sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.
@@ -123,9 +125,10 @@ class ReLU(Module):
         self._dtype: np.dtype[Any] | None = None
 
     def forward(self, x: Array) -> Array:
-        """Return ``max(x, 0)`` and cache the mask ``x > 0``."""
+        """Return ``max(x, 0)`` and cache the mask of entries that are not ``<= 0``."""
         array = as_float_array(x, owner=self, name="x")
-        positive = array > 0
+        # "not <= 0" rather than "> 0", so a NaN input passes its gradient, as PyTorch's does.
+        positive = ~(array <= 0)
         # np.maximum keeps NaN, as PyTorch does, so a non-finite check downstream sees it.
         output = np.asarray(np.maximum(array, 0), dtype=array.dtype)
 

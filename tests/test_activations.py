@@ -387,3 +387,21 @@ def test_caller_input_unchanged(layer_class: type[Module]) -> None:
     layer.backward(np.ones((1, 3)))
 
     np.testing.assert_array_equal(x, original)
+
+
+def test_relu_nan_passes_gradient() -> None:
+    layer = ReLU()
+    layer.forward(np.array([np.nan, -1.0, 2.0]))
+
+    grad_input = layer.backward(np.array([3.0, 4.0, 5.0]))
+
+    np.testing.assert_array_equal(grad_input, [3.0, 0.0, 5.0])
+
+
+def test_sigmoid_ignores_strict_error_state() -> None:
+    x = np.array([-800.0, -50.0, 5.0])
+    with np.errstate(all="raise"):
+        output = Sigmoid().forward(x)
+
+    np.testing.assert_allclose(output[1], 1.9287498479639178e-22, rtol=1e-12)
+    assert output[0] >= 0.0
