@@ -128,9 +128,9 @@ def test_relu_matches_reference_bitwise(dtype: type) -> None:
     output = layer.forward(x)
     grad_input = layer.backward(upstream)
 
-    # The forward pass keeps NaN, as np.maximum and PyTorch do; the rest is np.where.
+    # NaN inputs keep NaN forward and pass their gradient, as in PyTorch; the rest is np.where.
     expected_output = np.where((x > 0) | np.isnan(x), x, 0.0).astype(dtype)
-    expected_grad = np.where(x > 0, upstream, 0.0).astype(dtype)
+    expected_grad = np.where((x > 0) | np.isnan(x), upstream, 0.0).astype(dtype)
     assert output.dtype == np.dtype(dtype)
     assert grad_input.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(output.view(np.uint8), expected_output.view(np.uint8))
