@@ -96,7 +96,7 @@ def _narrow(array: Array, target: np.dtype[Any], *, owner: object, name: str) ->
 
 
 def is_private(array: Array, source: object) -> bool:
-    """Return True if nobody but minigrad can write to ``array``'s memory.
+    """Return True if no code outside minigrad can write to ``array``'s memory.
 
     That holds for an array that conversion allocated from a Python list, tuple or number,
     or from a numpy array of another dtype or layout, and for an output that a layer marked

@@ -27,7 +27,7 @@ def _sigmoid(array: Array) -> Array:
 
 
 # As a decorator, np.errstate costs less per call than a with statement.
-# under="ignore" keeps tiny results, such as exp(-720), silent whatever np.seterr says.
+# under="ignore" keeps tiny results, such as exp(-720), silent under any np.seterr setting.
 @np.errstate(over="raise", under="ignore")
 def _exp_in_place(array: Array) -> None:
     np.exp(array, out=array)
@@ -93,10 +93,10 @@ class Sigmoid(Module):
 
 def _where_positive(positive: Array, values: Array) -> Array:
     """Return ``np.where(positive, values, 0.0)`` for a float ``values``, as a new array."""
-    # np.where costs about 20 times more than one ufunc pass here (numpy 2.4), so the
-    # selection is a bitwise AND of the value bits with a mask that is all ones where
-    # ``positive`` is True and all zeros (the bits of +0.0) elsewhere. NaN and infinite
-    # values at masked positions become +0.0, exactly as with np.where.
+    # np.where costs about 20 times more than one ufunc pass here (numpy 2.4). So the
+    # selection is a bitwise AND of the value bits with a mask: all ones where ``positive``
+    # is True, and all zeros (the bits of +0.0) elsewhere. NaN and infinite values at masked
+    # positions become +0.0, exactly as with np.where.
     unsigned = np.uint64 if values.dtype.itemsize == 8 else np.uint32
     # np.asarray and np.require keep a 0-d input 0-d, unlike np.ascontiguousarray.
     bits = np.asarray(positive).astype(unsigned)
@@ -129,7 +129,7 @@ class ReLU(Module):
         array = as_float_array(x, owner=self, name="x")
         # "not <= 0" rather than "> 0", so a NaN input passes its gradient, as PyTorch's does.
         positive = ~(array <= 0)
-        # np.maximum keeps NaN, as PyTorch does, so a non-finite check downstream sees it.
+        # np.maximum keeps NaN, as PyTorch does, so a non-finite check downstream detects it.
         output = np.asarray(np.maximum(array, 0), dtype=array.dtype)
 
         self._positive = positive

@@ -499,7 +499,7 @@ class SGD(Optimizer):
 
         The step is atomic, as described in ``Optimizer.step``. Without momentum and weight
         decay, the update is written straight into each parameter when the norms of the
-        parameters and gradients show that no entry can become NaN or infinite; otherwise,
+        parameters and gradients show that no entry can become NaN or infinite. Otherwise,
         and always with momentum or weight decay, the general path computes the new values
         first and checks them. Both paths compute ``theta - lr * g`` with the same rounding.
 

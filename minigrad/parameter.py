@@ -15,7 +15,7 @@ class Parameter:
 
     Both arrays keep their identity for the life of the parameter: layers add into ``grad``
     in place, optimizers update ``data`` in place, and ``zero_grad`` fills ``grad`` with
-    zeros. To set new values, write into the array (``param.data[...] = values``); assigning
+    zeros. To set new values, write into the array: ``param.data[...] = values``. Assigning
     a new array to ``param.data`` raises, so an optimizer can never be left updating an
     array that the layer no longer uses. The one exception is ``Module.to``, which replaces
     both arrays with converted copies to change the dtype of a whole model.
