@@ -99,10 +99,11 @@ def is_private(array: Array, source: object) -> bool:
     """Return True if no code outside minigrad can write to ``array``'s memory.
 
     That holds for an array that conversion allocated from a Python list, tuple or number,
-    or from a numpy array of another dtype or layout, and for an output that a layer marked
-    read-only with ``freeze`` because its ``backward`` reads it. Any other array may change
-    after the call, because the caller or an array-like object (a torch tensor, an object
-    with ``__array__``) can keep the memory, so a layer must copy it before caching it.
+    or from a numpy array of another dtype or layout. It also holds for an output that a
+    layer marked read-only with ``freeze``, because its ``backward`` reads it. Any other
+    array may change after the call, because the caller or an array-like object (a torch
+    tensor, an object with ``__array__``) can keep the memory. So a layer must copy it
+    before caching it.
     """
     if array is source:
         if array.flags.writeable:

@@ -35,7 +35,7 @@ def _exp_in_place(array: Array) -> None:
 
 @np.errstate(under="ignore")
 def _sigmoid_without_overflow(array: Array) -> Array:
-    """Return ``1 / (1 + exp(-array))`` computed from ``exp(-|array|)``, which never overflows."""
+    """Return ``1 / (1 + exp(-array))`` computed from ``exp(-|array|)``, which is at most 1."""
     # With e = exp(-|x|): sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.
     exp_neg_abs = np.exp(-np.abs(array))
     output = np.where(array >= 0, 1.0, exp_neg_abs).astype(array.dtype, copy=False)
@@ -50,8 +50,9 @@ class Sigmoid(Module):
     the cached output and never recomputes the exponential.
 
     The forward pass evaluates ``1 / (1 + exp(-x))``. Where ``exp(-x)`` would overflow, the
-    whole batch is computed from ``exp(-|x|)`` instead, which lies in [0, 1], so the layer
-    never overflows or warns. Very negative inputs keep their tiny values:
+    whole batch is computed from ``exp(-|x|)`` instead, which lies in [0, 1], so the forward
+    pass of finite or infinite input neither overflows nor warns, under any ``np.seterr``
+    setting. Very negative inputs keep their tiny values:
     ``sigmoid(-50)`` is 1.93e-22, not 0.
 
     The output array is read-only, because ``backward`` reads it. Copy it before changing it.

@@ -299,17 +299,7 @@ def check_layer(
     checker = _LayerChecker(layer, array, parameters, generator, tolerance)
     with _restored_parameters(parameters):
         tensors, skipped = checker.run()
-    return GradientCheckReport(
-        owner=repr(layer),
-        input_shape=array.shape,
-        input_dtype=source_dtype,
-        step=step,
-        rtol=rtol,
-        atol=atol,
-        tensors=tensors,
-        rules=tuple(rule for rule in _LAYER_RULES if rule not in dict(skipped)),
-        skipped_rules=skipped,
-    )
+    return _report(layer, array, source_dtype, tolerance, tensors, _LAYER_RULES, skipped)
 
 
 def check_loss(
@@ -368,15 +358,29 @@ def check_loss(
     generator = as_generator(rng, "check_loss")
 
     tensors, skipped = _LossChecker(loss, array, target_array, generator, tolerance).run()
+    return _report(loss, array, source_dtype, tolerance, tensors, _LOSS_RULES, skipped)
+
+
+def _report(
+    owner: object,
+    array: Array,
+    source_dtype: np.dtype[Any],
+    tolerance: _Tolerance,
+    tensors: tuple[TensorCheck, ...],
+    rules: tuple[str, ...],
+    skipped: tuple[tuple[str, str], ...],
+) -> GradientCheckReport:
+    """Build the report of a passed check; the rules listed are those not skipped."""
+    skipped_names = dict(skipped)
     return GradientCheckReport(
-        owner=repr(loss),
+        owner=repr(owner),
         input_shape=array.shape,
         input_dtype=source_dtype,
-        step=step,
-        rtol=rtol,
-        atol=atol,
+        step=tolerance.step,
+        rtol=tolerance.rtol,
+        atol=tolerance.atol,
         tensors=tensors,
-        rules=tuple(rule for rule in _LOSS_RULES if rule not in dict(skipped)),
+        rules=tuple(rule for rule in rules if rule not in skipped_names),
         skipped_rules=skipped,
     )
 

@@ -321,9 +321,9 @@ class CrossEntropyLoss(Loss):
 
         l_i = logsumexp(x_i) - x_i[t_i]
 
-    where ``logsumexp(x_i) = m + log(sum_c exp(x_ic - m))`` and ``m = max_c x_ic``. Every
-    exponent is <= 0 and the largest is exactly 0, so the sum lies in [1, C] and never
-    overflows. Extreme logits therefore give finite values, and often exact ones:
+    where ``logsumexp(x_i) = m + log(sum_c exp(x_ic - m))`` and ``m = max_c x_ic``. For finite
+    logits every exponent is <= 0 and the largest is exactly 0, so the sum lies in [1, C]
+    and cannot overflow. Extreme logits therefore give finite values, and often exact ones:
     ``[[10, 920, 30, -500, 40]]`` with target 3 gives exactly 1420.0.
 
     With ``label_smoothing = e``, the target distribution is ``(1 - e) * onehot(t) + e / C``

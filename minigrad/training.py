@@ -121,10 +121,10 @@ def fit(
             A function is recorded under its ``__name__``.
         callbacks: ``Callback`` objects, such as ``EarlyStopping`` and
             ``ModelCheckpoint``, called in order.
-        progress: ``"bar"`` for a tqdm progress bar per epoch on standard error,
-            ``"log"`` for one INFO line per epoch on the logger ``"minigrad.training"``,
-            ``"off"`` for neither, or ``"auto"`` (the default): a bar when tqdm is
-            installed and standard error is a terminal, and log lines otherwise. Log lines
+        progress: ``"bar"`` for a tqdm progress bar per epoch on standard error, ``"log"``
+            for one INFO line per epoch on the logger ``"minigrad.training"``, or ``"off"``
+            for neither. ``"auto"``, the default, shows a bar when tqdm is installed and
+            standard error is a terminal, and log lines otherwise. Log lines
             appear only where logging is configured, for example with
             ``logging.basicConfig(level=logging.INFO)``.
 
